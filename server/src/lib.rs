@@ -1,1 +1,163 @@
-//! placeholder
+//! # passgate-server
+//!
+//! The issuing server of passgate. The operations bureau registers enterprises and
+//! checkpoints and issues Ed25519-signed passes; gates download the trust bundle (issuer
+//! keys, revocations, policy, checkpoint directory) and upload their scan records; the
+//! transport bureau reads the daily usage counts. Everything is a JSON API under `/api/v1`
+//! behind Bearer tokens with roles.
+//!
+//! `main.rs` only parses the command line; [`open`], [`app`] and [`serve`] do the work, so
+//! tests run the same code in-process or as the real binary.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use passgate_shared::{DivisionCode, Policy};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod keyring;
+pub mod privacy;
+pub mod qr;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use keyring::{KeyError, KeyRing};
+use state::{AppState, Settings};
+use store::sqlite::SqliteStore;
+use store::{Role, Store, StoreError};
+
+/// Largest request body, in bytes (a full sync batch fits with room to spare).
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds the SQLite database (unless `database_url` says otherwise) and `keys/`.
+    pub data_dir: PathBuf,
+    /// `sqlite://…`; `None` means `DATA_DIR/passgate.db`.
+    pub database_url: Option<String>,
+    pub area: DivisionCode,
+    pub authority: String,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            database_url: None,
+            area: DivisionCode::from_u32(419_001)
+                .unwrap_or_else(|| unreachable!("419001 is a division code")),
+            authority: "示范区运行监测协调局".to_owned(),
+        }
+    }
+}
+
+/// Why the server could not start or a command could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    DatabaseUrl(String),
+    #[error("cannot listen or serve: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Demo(String),
+}
+
+/// Open the data directory: keys (created on first start), the database (migrated), and the
+/// issuer public keys recorded in it.
+pub async fn open(config: &Config) -> Result<AppState, StartError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let key_dir = dir.join("keys");
+    let keys = KeyRing::load_or_create(&key_dir)?;
+    let id_hash_secret = keyring::load_or_create_secret(&key_dir.join("id-hash.secret"))?;
+    let store: Arc<dyn Store> = match config.database_url.as_deref() {
+        None => Arc::new(SqliteStore::open(&dir.join("passgate.db")).await?),
+        Some(url) if url.starts_with("sqlite:") => Arc::new(SqliteStore::open_url(url).await?),
+        Some(other) => return Err(StartError::DatabaseUrl(other.to_owned())),
+    };
+    let now = state::now();
+    for k in keys.public_keys() {
+        store.ensure_issuer_key(&k, now).await?;
+    }
+    let settings = Settings {
+        area: config.area,
+        authority: config.authority.clone(),
+        policy: Policy::default(),
+        data_dir: dir.clone(),
+    };
+    Ok(AppState {
+        store,
+        keys: Arc::new(keys),
+        id_hash_secret: Arc::new(id_hash_secret),
+        settings: Arc::new(settings),
+    })
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api/v1", routes::router())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve until `shutdown` completes, then finish in-flight requests.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Create an API token and return its text (shown once; only the hash is stored).
+pub async fn create_token(
+    state: &AppState,
+    role: Role,
+    name: &str,
+    checkpoint: Option<passgate_shared::CheckpointId>,
+) -> Result<String, StartError> {
+    let token = auth::new_token()?;
+    state
+        .store
+        .create_token(
+            name,
+            role,
+            &auth::hash_token(&token),
+            checkpoint,
+            state::now(),
+        )
+        .await?;
+    Ok(token)
+}
+
+/// `DATA_DIR/passgate.db`.
+pub fn default_db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("passgate.db")
+}

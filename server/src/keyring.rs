@@ -1,0 +1,205 @@
+//! Issuer signing keys on disk. Each key is a file `issuer-NN.key` in the key directory
+//! holding the 32-byte Ed25519 seed in hex, created with mode 0600. Keys are never logged,
+//! never put in errors and never served; only their public halves leave this module.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use passgate_shared::{IssuerKey, KeyId, KeyStatus};
+
+/// Errors reading or creating key files. Messages name the file, never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or write key directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {0} is not a 64-digit hex Ed25519 seed")]
+    Format(PathBuf),
+    #[error("key file {0} is readable by other users; run `chmod 600` on it")]
+    Permissions(PathBuf),
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+}
+
+/// The issuer keys this server holds.
+pub struct KeyRing {
+    keys: BTreeMap<KeyId, SigningKey>,
+    /// The newest key: the one new passes are signed with.
+    active: (KeyId, SigningKey),
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// 32 bytes from the operating system's random source.
+pub fn random_bytes() -> Result<[u8; 32], KeyError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(b)
+}
+
+/// Write `contents` to a new file readable only by its owner.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(io(path))?;
+    f.write_all(contents).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+fn key_path(dir: &Path, id: KeyId) -> PathBuf {
+    dir.join(format!("issuer-{:02}.key", id.0))
+}
+
+impl KeyRing {
+    /// Load every `issuer-NN.key` in `dir`; when there is none, create key 1.
+    pub fn load_or_create(dir: &Path) -> Result<KeyRing, KeyError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut keys = BTreeMap::new();
+        for entry in fs::read_dir(dir).map_err(io(dir))? {
+            let path = entry.map_err(io(dir))?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(id) = name
+                .strip_prefix("issuer-")
+                .and_then(|n| n.strip_suffix(".key"))
+            else {
+                continue;
+            };
+            let Ok(id) = id.parse::<u8>() else { continue };
+            keys.insert(KeyId(id), read_key(&path)?);
+        }
+        if keys.is_empty() {
+            let id = KeyId(1);
+            let seed = random_bytes()?;
+            write_private(
+                &key_path(dir, id),
+                format!("{}\n", hex::encode(seed)).as_bytes(),
+            )?;
+            keys.insert(id, SigningKey::from_bytes(&seed));
+        }
+        let active = keys.iter().next_back().map(|(i, k)| (*i, k.clone()));
+        let active = active.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
+        Ok(KeyRing { keys, active })
+    }
+
+    /// The key new passes are signed with: the newest one.
+    pub fn active(&self) -> (KeyId, &SigningKey) {
+        (self.active.0, &self.active.1)
+    }
+
+    /// Public halves, the newest active and the rest retired.
+    pub fn public_keys(&self) -> Vec<IssuerKey> {
+        let (active, _) = self.active();
+        self.keys
+            .iter()
+            .map(|(id, k)| IssuerKey {
+                id: *id,
+                public: k.verifying_key(),
+                status: if *id == active {
+                    KeyStatus::Active
+                } else {
+                    KeyStatus::Retired
+                },
+                not_before: None,
+                not_after: None,
+            })
+            .collect()
+    }
+}
+
+/// A 32-byte secret kept in `path` (hex, mode 0600), created on first use.
+pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], KeyError> {
+    if !path.exists() {
+        write_private(
+            path,
+            format!("{}\n", hex::encode(random_bytes()?)).as_bytes(),
+        )?;
+    }
+    Ok(read_key(path)?.to_bytes())
+}
+
+fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_err(io(path))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions(path.to_owned()));
+        }
+    }
+    let text = fs::read_to_string(path).map_err(io(path))?;
+    let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Format(path.to_owned()))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| KeyError::Format(path.to_owned()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_once_with_private_mode_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = KeyRing::load_or_create(dir.path()).unwrap();
+        let b = KeyRing::load_or_create(dir.path()).unwrap();
+        assert_eq!(a.active().1.verifying_key(), b.active().1.verifying_key());
+        assert_eq!(a.active().0, KeyId(1));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("issuer-01.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!format!("{a:?}").contains(&hex::encode(a.active().1.to_bytes())));
+    }
+
+    #[test]
+    fn refuses_bad_and_open_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write_private(&dir.path().join("issuer-02.key"), b"nothex").unwrap();
+        assert!(matches!(
+            KeyRing::load_or_create(dir.path()),
+            Err(KeyError::Format(_))
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.path().join("issuer-02.key");
+            fs::write(&p, hex::encode([1u8; 32])).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(
+                KeyRing::load_or_create(dir.path()),
+                Err(KeyError::Permissions(_))
+            ));
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The `passgate-server` command: parses the command line and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use passgate_server::store::Role;
+use passgate_server::{Config, StartError, create_token, demo, open, serve};
+use passgate_shared::CheckpointId;
+
+#[derive(Parser)]
+#[command(
+    name = "passgate-server",
+    version,
+    about = "passgate issuing server: vehicle passes, gate sync, daily usage"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Directory holding the SQLite database and the keys.
+    #[arg(long, env = "PASSGATE_DATA_DIR", default_value = "./passgate-data")]
+    data_dir: PathBuf,
+    /// Database URL (sqlite://PATH); default: DATA_DIR/passgate.db.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl DataArgs {
+    fn config(&self) -> Config {
+        let mut c = Config::new(&self.data_dir);
+        c.database_url = self.database_url.clone();
+        c
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+        #[arg(long, env = "PASSGATE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Seed demo data first if the data directory is fresh.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Seed a fresh data directory with demo data and print what was made.
+    Demo {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// admin, ops, transport or checkpoint.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Who or what the token is for.
+        #[arg(long)]
+        name: String,
+        /// Bind a checkpoint token to one checkpoint: it may upload only that gate's scans.
+        #[arg(long)]
+        checkpoint_id: Option<u32>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: use admin, ops, transport or checkpoint"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, data, demo } => {
+            let state = open(&data.config()).await?;
+            if demo {
+                match demo::seed(&state).await {
+                    Ok(report) => print!("{}", report.text),
+                    Err(StartError::Demo(msg)) => {
+                        eprintln!("demo: {msg}; serving the existing data")
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("passgate-server listening on http://{addr}");
+            tracing::info!(%addr, data_dir = %data.data_dir.display(), "serving");
+            serve(state, listener, shutdown_signal()).await?;
+        }
+        Command::Demo { data } => {
+            let state = open(&data.config()).await?;
+            let report = demo::seed(&state).await?;
+            print!("{}", report.text);
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    data,
+                    role,
+                    name,
+                    checkpoint_id,
+                },
+        } => {
+            let state = open(&data.config()).await?;
+            let token = create_token(&state, role, &name, checkpoint_id.map(CheckpointId)).await?;
+            println!(
+                "created {} token for {name:?}; it is shown only once:",
+                role.as_str()
+            );
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PASSGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

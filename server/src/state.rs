@@ -1,0 +1,37 @@
+//! Configuration and the state every handler shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use passgate_shared::{DivisionCode, Policy};
+
+use crate::keyring::KeyRing;
+use crate::store::Store;
+
+/// Settings of one server instance.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuing area: the first 6 digits of every pass number.
+    pub area: DivisionCode,
+    /// The issuing authority's name, printed on passes.
+    pub authority: String,
+    /// Gate policy sent in every bundle.
+    pub policy: Policy,
+    pub data_dir: PathBuf,
+}
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyRing>,
+    /// Secret mixed into the hash of ID numbers, so the hashes cannot be reversed by
+    /// enumerating the (small) space of ID numbers without it.
+    pub id_hash_secret: Arc<[u8; 32]>,
+    pub settings: Arc<Settings>,
+}
+
+/// Now, in Unix seconds. The only clock the handlers read.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

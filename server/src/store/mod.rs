@@ -1,0 +1,253 @@
+//! The storage boundary. Handlers talk to `dyn Store`; each backend implements it once.
+//!
+//! The trait is narrow on purpose: each method is one business operation with its own
+//! transaction, so a backend can be added (PostgreSQL) without touching the routes.
+
+use async_trait::async_trait;
+use passgate_shared::sync::{ScanRecord, UsageRow};
+use passgate_shared::{
+    CheckpointId, DivisionCode, EnterpriseId, IssuerKey, KeyId, KeyStatus, PassClass, PassNumber,
+    UnixSeconds,
+};
+use serde::Serialize;
+use thiserror::Error;
+
+pub mod sqlite;
+
+/// What can go wrong in a store call.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enterprise {
+    pub id: EnterpriseId,
+    pub name: String,
+    pub created_at: UnixSeconds,
+}
+
+/// Kinds of checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointKind {
+    EnterpriseGate,
+    ZoneBorder,
+    HighwayExit,
+}
+
+impl CheckpointKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckpointKind::EnterpriseGate => "enterprise_gate",
+            CheckpointKind::ZoneBorder => "zone_border",
+            CheckpointKind::HighwayExit => "highway_exit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::EnterpriseGate, Self::ZoneBorder, Self::HighwayExit]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    pub id: CheckpointId,
+    pub name: String,
+    pub kind: CheckpointKind,
+    pub inside_zone: bool,
+    pub enterprise_id: Option<EnterpriseId>,
+    pub created_at: UnixSeconds,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCheckpoint {
+    pub name: String,
+    pub kind: CheckpointKind,
+    pub inside_zone: bool,
+    pub enterprise_id: Option<EnterpriseId>,
+}
+
+/// Pass status on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassStatus {
+    Active,
+    Revoked,
+}
+
+impl PassStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassStatus::Active => "active",
+            PassStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(PassStatus::Active),
+            "revoked" => Some(PassStatus::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// A pass as the server keeps it: the signed fields plus what stays on the server (full
+/// names, the ID-number hash) and its lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassRecord {
+    pub number: PassNumber,
+    pub class: PassClass,
+    pub plate: String,
+    pub driver_name: String,
+    pub driver_masked: String,
+    pub driver_id_hash: Option<String>,
+    pub co_driver_name: Option<String>,
+    pub co_driver_masked: Option<String>,
+    pub enterprise_id: EnterpriseId,
+    pub origin: DivisionCode,
+    pub destination: DivisionCode,
+    pub route_checkpoints: Vec<CheckpointId>,
+    pub cargo: String,
+    pub valid_from: UnixSeconds,
+    pub valid_until: UnixSeconds,
+    pub max_dwell_minutes: Option<u16>,
+    pub key_id: KeyId,
+    pub qr_text: String,
+    pub status: PassStatus,
+    pub revoked_at: Option<UnixSeconds>,
+    pub revoke_reason: Option<String>,
+    pub created_at: UnixSeconds,
+    pub created_by: String,
+}
+
+/// Filters of `GET /passes`.
+#[derive(Debug, Clone, Default)]
+pub struct PassFilter {
+    pub class: Option<PassClass>,
+    pub plate: Option<String>,
+    pub status: Option<PassStatus>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// API roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Ops,
+    Transport,
+    Checkpoint,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Ops, Role::Transport, Role::Checkpoint];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Ops => "ops",
+            Role::Transport => "transport",
+            Role::Checkpoint => "checkpoint",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A stored API token (the secret itself is never stored, only its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub checkpoint_id: Option<CheckpointId>,
+}
+
+/// Result of storing a batch of scan records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestOutcome {
+    pub stored: u64,
+    pub duplicates: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // enterprises and checkpoints
+    async fn create_enterprise(&self, name: &str, now: UnixSeconds) -> StoreResult<Enterprise>;
+    async fn list_enterprises(&self) -> StoreResult<Vec<Enterprise>>;
+    async fn get_enterprise(&self, id: EnterpriseId) -> StoreResult<Option<Enterprise>>;
+    /// Creates the checkpoint and bumps the bundle version (gates learn the directory).
+    async fn create_checkpoint(
+        &self,
+        new: &NewCheckpoint,
+        now: UnixSeconds,
+    ) -> StoreResult<Checkpoint>;
+    async fn list_checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+
+    // issuer keys
+    /// Record a public issuer key if absent (bumps the bundle version when new).
+    async fn ensure_issuer_key(&self, key: &IssuerKey, now: UnixSeconds) -> StoreResult<()>;
+    async fn list_issuer_keys(&self) -> StoreResult<Vec<IssuerKey>>;
+    async fn set_issuer_key_status(&self, id: KeyId, status: KeyStatus) -> StoreResult<()>;
+
+    // passes
+    /// The next serial for an issuing area. Like a database sequence: never handed out
+    /// twice, and a serial taken by a failed issue is skipped, not reused.
+    async fn next_serial(&self, area: DivisionCode) -> StoreResult<u32>;
+    async fn insert_pass(&self, pass: &PassRecord) -> StoreResult<()>;
+    async fn get_pass(&self, number: PassNumber) -> StoreResult<Option<PassRecord>>;
+    async fn list_passes(&self, filter: &PassFilter) -> StoreResult<(Vec<PassRecord>, u64)>;
+    /// Revoke an active pass and bump the bundle version. Revoking twice is a conflict.
+    async fn revoke_pass(
+        &self,
+        number: PassNumber,
+        reason: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<PassRecord>;
+    async fn revoked_numbers(&self) -> StoreResult<Vec<PassNumber>>;
+    async fn bundle_version(&self) -> StoreResult<u64>;
+
+    // tokens
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        checkpoint_id: Option<CheckpointId>,
+        now: UnixSeconds,
+    ) -> StoreResult<TokenRecord>;
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+
+    // scans
+    /// Store scan records; a record whose id is already stored is a duplicate and changes
+    /// nothing. The whole batch is one transaction.
+    async fn ingest_scans(
+        &self,
+        records: &[ScanRecord],
+        now: UnixSeconds,
+    ) -> StoreResult<IngestOutcome>;
+    /// The day's scans (Beijing date `YYYY-MM-DD`) counted per pass, class, checkpoint,
+    /// direction and verdict.
+    async fn daily_usage(&self, day: &str) -> StoreResult<Vec<UsageRow>>;
+
+    /// The database is reachable.
+    async fn ping(&self) -> StoreResult<()>;
+}

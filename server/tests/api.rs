@@ -1,0 +1,661 @@
+//! API tests against the real router on a temp SQLite database (in-process, no mocks).
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode};
+use passgate_server::store::Role;
+use passgate_server::{Config, app, create_token, open};
+use passgate_shared::sync::{
+    BundleResponse, DailyUsage, Direction, ScanRecord, UploadRequest, UploadResponse,
+};
+use passgate_shared::{CheckpointId, GateContext, verify};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Api {
+    _dir: tempfile::TempDir,
+    state: passgate_server::state::AppState,
+    tokens: Vec<(Role, String)>,
+}
+
+impl Api {
+    async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let state = open(&Config::new(dir.path())).await.unwrap();
+        let mut tokens = Vec::new();
+        for role in Role::ALL {
+            tokens.push((
+                role,
+                create_token(&state, role, role.as_str(), None)
+                    .await
+                    .unwrap(),
+            ));
+        }
+        Api {
+            _dir: dir,
+            state,
+            tokens,
+        }
+    }
+
+    fn token(&self, role: Role) -> &str {
+        &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = app(self.state.clone())
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    async fn as_role(
+        &self,
+        role: Role,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let t = self.token(role).to_owned();
+        self.call(method, path, Some(&t), body).await
+    }
+
+    /// An enterprise, an inside and an outside checkpoint.
+    async fn zone(&self) -> (u64, u64, u64) {
+        let (s, e) = self
+            .as_role(
+                Role::Ops,
+                Method::POST,
+                "/api/v1/enterprises",
+                Some(json!({"name": "示范区钢铁"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let ent = e["id"].as_u64().unwrap();
+        let body = json!({"name": "东门", "inside_zone": true, "enterprise_id": ent});
+        let (_, c1) = self
+            .as_role(Role::Ops, Method::POST, "/api/v1/checkpoints", Some(body))
+            .await;
+        let body = json!({"name": "东卡口", "inside_zone": false});
+        let (_, c2) = self
+            .as_role(Role::Ops, Method::POST, "/api/v1/checkpoints", Some(body))
+            .await;
+        (ent, c1["id"].as_u64().unwrap(), c2["id"].as_u64().unwrap())
+    }
+}
+
+fn pass_body(class: &str, ent: u64, cps: &[u64]) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().to_rfc3339();
+    let mut b = json!({
+        "class": class, "plate": "豫U12345", "driver": "张三明", "co_driver": "李四",
+        "driver_id_number": "11010519491231002X", "enterprise_id": ent,
+        "origin": "419001", "destination": "410102", "cargo": "production_materials",
+        "valid_from": at(now - 3600), "valid_until": at(now + 7 * 86_400),
+    });
+    if class == "long_haul" {
+        b["checkpoints"] = json!(cps);
+    }
+    b
+}
+
+#[tokio::test]
+async fn every_route_checks_its_roles() {
+    let api = Api::new().await;
+    let (ent, cp, _) = api.zone().await;
+    let (_, p) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            "/api/v1/passes",
+            Some(pass_body("short_haul", ent, &[])),
+        )
+        .await;
+    let number = p["number"].as_str().unwrap().to_owned();
+    use Role::*;
+    let upload = json!({"checkpoint_id": cp, "records": []});
+    // (method, path, body, roles allowed besides admin)
+    let rows: Vec<(Method, String, Option<Value>, Vec<Role>)> = vec![
+        (
+            Method::GET,
+            "/api/v1/enterprises".into(),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::POST,
+            "/api/v1/enterprises".into(),
+            Some(json!({"name": "x"})),
+            vec![Ops],
+        ),
+        (
+            Method::GET,
+            "/api/v1/checkpoints".into(),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::POST,
+            "/api/v1/checkpoints".into(),
+            Some(json!({"name": "x", "inside_zone": true})),
+            vec![Ops],
+        ),
+        (
+            Method::GET,
+            "/api/v1/passes".into(),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::POST,
+            "/api/v1/passes".into(),
+            Some(json!({})),
+            vec![Ops],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/passes/{number}"),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/passes/{number}/qr.png"),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/passes/{number}/qr.svg"),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/passes/{number}/revoke"),
+            Some(json!({})),
+            vec![Ops],
+        ),
+        (
+            Method::GET,
+            "/api/v1/sync/bundle".into(),
+            None,
+            vec![Ops, Checkpoint],
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync/upload".into(),
+            Some(upload),
+            vec![Checkpoint],
+        ),
+        (
+            Method::GET,
+            "/api/v1/usage/daily?date=2026-12-01".into(),
+            None,
+            vec![Ops, Transport],
+        ),
+    ];
+    for (method, path, body, allowed) in rows {
+        let (s, _) = api.call(method.clone(), &path, None, body.clone()).await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without a token"
+        );
+        let (s, _) = api
+            .call(
+                method.clone(),
+                &path,
+                Some("pgt_not-a-real-token"),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a wrong token"
+        );
+        for role in Role::ALL {
+            let (s, v) = api.as_role(role, method.clone(), &path, body.clone()).await;
+            let ok = role == Admin || allowed.contains(&role);
+            if ok {
+                assert!(
+                    s != StatusCode::FORBIDDEN && s != StatusCode::UNAUTHORIZED,
+                    "{method} {path} as {role:?}: {s} {v}"
+                );
+            } else {
+                assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path} as {role:?}: {v}");
+                assert_eq!(v["error"], "forbidden");
+            }
+        }
+    }
+    let (s, v) = api.call(Method::GET, "/api/v1/keys", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["keys"][0]["status"], "active");
+    let (s, _) = api.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn validation_names_each_bad_field() {
+    let api = Api::new().await;
+    let (ent, cp, _) = api.zone().await;
+    let good = pass_body("long_haul", ent, &[cp]);
+    let rows: Vec<(&str, Value)> = vec![
+        ("class", json!("truck")),
+        ("plate", json!("豫U1234")),
+        ("plate", json!("XU12345")),
+        ("driver", json!("张")),
+        ("co_driver", json!("李4")),
+        ("driver_id_number", json!("110105194912310021")),
+        ("enterprise_id", json!(999)),
+        ("origin", json!("12345")),
+        ("destination", json!("000000")),
+        ("checkpoints", json!([999])),
+        ("checkpoints", json!([])),
+        ("cargo", json!("gold")),
+        ("valid_from", json!("tomorrow")),
+        ("valid_until", json!("2020-01-01T00:00:00Z")),
+        ("valid_until", json!("2099-01-01T00:00:00Z")),
+        ("max_dwell_minutes", json!(30)),
+    ];
+    for (field, value) in rows {
+        let mut body = good.clone();
+        body[field] = value.clone();
+        let (s, v) = api
+            .as_role(Role::Ops, Method::POST, "/api/v1/passes", Some(body))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}: {v}");
+        assert_eq!(v["error"], "validation");
+        let fields: Vec<&str> = v["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{field}={value}: {v}");
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    }
+    // Every missing field at once.
+    let (s, v) = api
+        .as_role(Role::Ops, Method::POST, "/api/v1/passes", Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["fields"].as_array().unwrap().len() >= 8, "{v}");
+    // A body of the wrong shape or not JSON at all.
+    let (s, v) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            "/api/v1/passes",
+            Some(json!({"plate": 5})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _) = api
+        .as_role(Role::Ops, Method::POST, "/api/v1/passes", Some(json!("[")))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Nothing was issued by any of this.
+    let (_, list) = api
+        .as_role(Role::Ops, Method::GET, "/api/v1/passes", None)
+        .await;
+    assert_eq!(list["total"], 0);
+}
+
+#[tokio::test]
+async fn issue_verify_revoke_and_bundle_versions() {
+    let api = Api::new().await;
+    let (ent, cp_in, cp_out) = api.zone().await;
+    let mut numbers = Vec::new();
+    for class in ["long_haul", "short_haul", "load_unload_leave"] {
+        let (s, p) = api
+            .as_role(
+                Role::Ops,
+                Method::POST,
+                "/api/v1/passes",
+                Some(pass_body(class, ent, &[cp_in])),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        assert_eq!(p["driver"], "张*明");
+        assert!(
+            !p.to_string().contains("张三明"),
+            "full names stay on the server"
+        );
+        assert!(!p.to_string().contains("11010519491231002X"));
+        numbers.push(p["number"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(numbers, ["419001000001", "419001000002", "419001000003"]);
+    let (_, b1) = api
+        .as_role(Role::Checkpoint, Method::GET, "/api/v1/sync/bundle", None)
+        .await;
+    let b1: BundleResponse = serde_json::from_value(b1).unwrap();
+    // The issued text verifies offline with the bundle.
+    let (_, p) = api
+        .as_role(
+            Role::Ops,
+            Method::GET,
+            &format!("/api/v1/passes/{}", numbers[0]),
+            None,
+        )
+        .await;
+    let gate = GateContext {
+        checkpoint: CheckpointId(cp_in as u32),
+        inside_zone: true,
+        enterprise: None,
+    };
+    let v = verify(
+        p["qr_text"].as_str().unwrap(),
+        &b1.bundle,
+        &gate,
+        chrono::Utc::now().timestamp(),
+    );
+    assert!(v.accepted(), "{v:?}");
+    let off = GateContext {
+        checkpoint: CheckpointId(cp_out as u32),
+        inside_zone: false,
+        enterprise: None,
+    };
+    let v = verify(
+        p["qr_text"].as_str().unwrap(),
+        &b1.bundle,
+        &off,
+        chrono::Utc::now().timestamp(),
+    );
+    assert_eq!(v.reason.unwrap().code(), "off_route");
+
+    let path = format!("/api/v1/passes/{}/revoke", numbers[0]);
+    let (s, v) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            &path,
+            Some(json!({"reason": "车辆更换"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "revoked");
+    let (s, v) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            &path,
+            Some(json!({"reason": "again"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, _) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            "/api/v1/passes/419001999999/revoke",
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api
+        .as_role(Role::Ops, Method::GET, "/api/v1/passes/12", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    let (_, b2) = api
+        .as_role(Role::Checkpoint, Method::GET, "/api/v1/sync/bundle", None)
+        .await;
+    let b2: BundleResponse = serde_json::from_value(b2).unwrap();
+    assert!(b2.bundle.version > b1.bundle.version);
+    let revoked: Vec<String> = b2.bundle.revoked.iter().map(|n| n.to_string()).collect();
+    assert_eq!(revoked, [numbers[0].clone()]);
+    let v = verify(
+        p["qr_text"].as_str().unwrap(),
+        &b2.bundle,
+        &gate,
+        chrono::Utc::now().timestamp(),
+    );
+    assert_eq!(v.reason.unwrap().code(), "revoked");
+
+    let (_, list) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/passes?status=revoked",
+            None,
+        )
+        .await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/passes?class=load_unload_leave",
+            None,
+        )
+        .await;
+    assert_eq!(list["passes"][0]["max_dwell_minutes"], 120);
+    let (s, _) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/passes?class=boat",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+fn record(id: u8, seq: u64, cp: u64, at: i64, accepted: bool) -> ScanRecord {
+    ScanRecord {
+        id: format!("{id:032x}"),
+        seq,
+        checkpoint_id: CheckpointId(cp as u32),
+        scanned_at: at,
+        direction: if seq % 2 == 0 {
+            Direction::Out
+        } else {
+            Direction::In
+        },
+        number: Some(passgate_shared::PassNumber::parse("419001000001").unwrap()),
+        class: Some(passgate_shared::PassClass::ShortHaul),
+        plate: Some("豫U12345".into()),
+        accepted,
+        reason: (!accepted).then(|| "expired".into()),
+        warnings: vec![],
+        bundle_version: 1,
+    }
+}
+
+#[tokio::test]
+async fn uploads_are_idempotent_and_counts_exact() {
+    let api = Api::new().await;
+    let (_, cp, other) = api.zone().await;
+    // 2026-12-01 10:00 Beijing time.
+    let t = 1_796_083_200 + 2 * 3600;
+    let records: Vec<ScanRecord> = (1..=6)
+        .map(|i| record(i, u64::from(i), cp, t + i64::from(i), i != 6))
+        .collect();
+    let req = UploadRequest {
+        checkpoint_id: CheckpointId(cp as u32),
+        records: records.clone(),
+    };
+    let body = serde_json::to_value(&req).unwrap();
+    let (s, v) = api
+        .as_role(
+            Role::Checkpoint,
+            Method::POST,
+            "/api/v1/sync/upload",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r: UploadResponse = serde_json::from_value(v).unwrap();
+    assert_eq!((r.stored, r.duplicates), (6, 0));
+    let (_, v) = api
+        .as_role(
+            Role::Checkpoint,
+            Method::POST,
+            "/api/v1/sync/upload",
+            Some(body),
+        )
+        .await;
+    let r: UploadResponse = serde_json::from_value(v).unwrap();
+    assert_eq!((r.stored, r.duplicates), (0, 6));
+    let (_, v) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/usage/daily?date=2026-12-01",
+            None,
+        )
+        .await;
+    let usage: DailyUsage = serde_json::from_value(v).unwrap();
+    assert_eq!(usage.total, 6);
+    let count = |dir: Direction, verdict: &str| {
+        usage
+            .rows
+            .iter()
+            .filter(|r| r.direction == dir && r.verdict == verdict)
+            .map(|r| r.count)
+            .sum::<u64>()
+    };
+    assert_eq!(count(Direction::In, "accepted"), 3);
+    assert_eq!(count(Direction::Out, "accepted"), 2);
+    assert_eq!(count(Direction::Out, "expired"), 1);
+    let (_, v) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/usage/daily?date=2026-12-02",
+            None,
+        )
+        .await;
+    assert_eq!(v["total"], 0);
+    let (s, _) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/usage/daily?date=2026-02-30",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Bad records are refused whole, naming the record.
+    let mut bad = records.clone();
+    bad[2].id = "not-hex".into();
+    bad[3].checkpoint_id = CheckpointId(other as u32);
+    let req = UploadRequest {
+        checkpoint_id: CheckpointId(cp as u32),
+        records: bad,
+    };
+    let (s, v) = api
+        .as_role(
+            Role::Checkpoint,
+            Method::POST,
+            "/api/v1/sync/upload",
+            Some(serde_json::to_value(&req).unwrap()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        v["message"].as_str().unwrap().contains("records[2].id"),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("records[3].checkpoint_id"),
+        "{v}"
+    );
+
+    // A token bound to one checkpoint cannot upload for another.
+    let bound = create_token(
+        &api.state,
+        Role::Checkpoint,
+        "gate",
+        Some(CheckpointId(other as u32)),
+    )
+    .await
+    .unwrap();
+    let req = UploadRequest {
+        checkpoint_id: CheckpointId(cp as u32),
+        records: vec![],
+    };
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/sync/upload",
+            Some(&bound),
+            Some(serde_json::to_value(&req).unwrap()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let api = Api::new().await;
+    let big = "x".repeat(passgate_server::BODY_LIMIT + 1);
+    let (s, v) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            "/api/v1/enterprises",
+            Some(json!({ "name": big })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["error"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn concurrent_issuance_gives_unique_numbers() {
+    let api = Api::new().await;
+    let (ent, _, _) = api.zone().await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let state = api.state.clone();
+        let token = api.token(Role::Ops).to_owned();
+        tasks.push(tokio::spawn(async move {
+            let req = Request::post("/api/v1/passes")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(pass_body("short_haul", ent, &[]).to_string()))
+                .unwrap();
+            let resp = app(state).oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let v: Value =
+                serde_json::from_slice(&to_bytes(resp.into_body(), 1 << 20).await.unwrap())
+                    .unwrap();
+            v["number"].as_str().unwrap().to_owned()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 40);
+}
