@@ -1,4 +1,5 @@
 //! API tests against the real router on a temp SQLite database (in-process, no mocks).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode};
@@ -470,7 +471,7 @@ fn record(id: u8, seq: u64, cp: u64, at: i64, accepted: bool) -> ScanRecord {
         seq,
         checkpoint_id: CheckpointId(cp as u32),
         scanned_at: at,
-        direction: if seq % 2 == 0 {
+        direction: if seq.is_multiple_of(2) {
             Direction::Out
         } else {
             Direction::In
