@@ -1,1 +1,303 @@
-//! placeholder
+//! # passgate-tests
+//!
+//! Harness for end-to-end tests: it starts the real `passgate-server` binary on port 0 with
+//! a temporary data directory, and runs the real `passgate-checkpoint` binary against it.
+//! Nothing is mocked; processes are killed when their handles drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+/// Path of a workspace binary: `$PASSGATE_<NAME>_BIN`, else next to the test executable in
+/// the cargo target directory, built with `cargo build` if it is not there yet.
+pub fn binary(name: &str) -> Result<PathBuf> {
+    let var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Ok(p) = std::env::var(&var) {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("unexpected test executable location")?;
+    let path = dir.join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--package", name, "--bin", name])
+            .status()
+            .context("running cargo build for the binaries under test")?;
+        if !status.success() || !path.exists() {
+            bail!(
+                "{name} is not built at {}; run `cargo build --workspace` first",
+                path.display()
+            );
+        }
+    }
+    Ok(path)
+}
+
+/// A running `passgate-server serve` process.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Start the server on `127.0.0.1:0` over `data_dir`, and wait until it listens.
+    pub fn start(data_dir: &Path) -> Result<Server> {
+        Self::start_with(data_dir, "127.0.0.1:0", &[])
+    }
+
+    /// Start again where a killed server was: same data, same address.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        let mut last = None;
+        for _ in 0..50 {
+            match Self::start_with(&self.data_dir, &addr, &[]) {
+                Ok(s) => {
+                    *self = s;
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(last.unwrap_or_else(|| anyhow!("restart failed")))
+    }
+
+    pub fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> Result<Server> {
+        let mut child = Command::new(binary("passgate-server")?)
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("PASSGATE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting passgate-server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            url: String::new(),
+            data_dir: data_dir.to_owned(),
+            log: rx,
+        };
+        loop {
+            let Ok(line) = server.log.recv_timeout(Duration::from_secs(60)) else {
+                let status = server.child.try_wait().ok().flatten();
+                bail!("passgate-server did not report its address (exit status {status:?})");
+            };
+            if let Some(url) = line.strip_prefix("passgate-server listening on ") {
+                server.url = url.trim().to_owned();
+                return Ok(server);
+            }
+        }
+    }
+
+    /// Kill the process (as a power cut would) and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Create an API token with the real CLI; returns the token text (its last line).
+    pub fn token(&self, role: &str, name: &str, checkpoint: Option<u64>) -> Result<String> {
+        create_token(&self.data_dir, role, name, checkpoint)
+    }
+
+    pub fn api(&self, token: &str) -> Api {
+        Api {
+            base: format!("{}/api/v1", self.url),
+            token: token.to_owned(),
+            http: http(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `passgate-server token create` against a data directory.
+pub fn create_token(
+    data_dir: &Path,
+    role: &str,
+    name: &str,
+    checkpoint: Option<u64>,
+) -> Result<String> {
+    let mut cmd = Command::new(binary("passgate-server")?);
+    cmd.args([
+        "token",
+        "create",
+        "--role",
+        role,
+        "--name",
+        name,
+        "--data-dir",
+    ])
+    .arg(data_dir);
+    if let Some(c) = checkpoint {
+        cmd.args(["--checkpoint-id", &c.to_string()]);
+    }
+    let out = cmd.env("PASSGATE_LOG", "warn").output()?;
+    if !out.status.success() {
+        bail!(
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8(out.stdout)?;
+    text.lines()
+        .last()
+        .map(str::to_owned)
+        .context("token create printed nothing")
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|_| reqwest::blocking::Client::new())
+}
+
+/// A JSON API client with one token.
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Api {
+    pub fn get(&self, path: &str) -> Result<(u16, Value)> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().unwrap_or(Value::Null)))
+    }
+
+    pub fn get_bytes(&self, path: &str) -> Result<(u16, Vec<u8>)> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()?;
+        let status = r.status().as_u16();
+        Ok((status, r.bytes()?.to_vec()))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<(u16, Value)> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().unwrap_or(Value::Null)))
+    }
+
+    /// POST and insist on a 2xx, returning the body.
+    pub fn create(&self, path: &str, body: &Value) -> Result<Value> {
+        let (s, v) = self.post(path, body)?;
+        if !(200..300).contains(&s) {
+            bail!("POST {path} answered {s}: {v}");
+        }
+        Ok(v)
+    }
+}
+
+/// The checkpoint program over one data directory.
+pub struct Checkpoint {
+    pub data_dir: PathBuf,
+}
+
+impl Checkpoint {
+    pub fn new(data_dir: &Path) -> Checkpoint {
+        Checkpoint {
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    pub fn command(&self) -> Result<Command> {
+        let mut cmd = Command::new(binary("passgate-checkpoint")?);
+        cmd.env("PASSGATE_CHECKPOINT_DATA_DIR", &self.data_dir)
+            .env("RUST_LOG", "warn");
+        Ok(cmd)
+    }
+
+    /// Run a subcommand with `--data-dir`.
+    pub fn run(&self, args: &[&str]) -> Result<Output> {
+        let mut cmd = self.command()?;
+        let (sub, rest) = args.split_first().context("no subcommand")?;
+        cmd.arg(sub)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(rest);
+        Ok(cmd.output()?)
+    }
+
+    /// Run a subcommand that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> Result<String> {
+        let out = self.run(args)?;
+        if !out.status.success() {
+            bail!(
+                "passgate-checkpoint {args:?} exited {:?}\nstdout: {}\nstderr: {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// `verify --json …`: the exit code and the verdict object.
+    pub fn verify_json(&self, args: &[&str]) -> Result<(i32, Value)> {
+        let mut all = vec!["verify", "--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all)?;
+        let code = out.status.code().unwrap_or(-1);
+        let text = String::from_utf8(out.stdout)?;
+        let v: Value = serde_json::from_str(text.trim()).with_context(|| {
+            format!(
+                "verify printed no JSON (exit {code}): {text:?} / {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        Ok((code, v))
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// RFC 3339 of a Unix time.
+pub fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}
