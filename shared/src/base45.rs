@@ -72,7 +72,10 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base45Error> {
     let mut out = Vec::with_capacity(raw.len() / 3 * 2 + 1);
     let digit = |i: usize| -> Result<u32, Base45Error> {
         value_of(raw[i]).map(u32::from).ok_or_else(|| {
-            let c = text.get(i..).and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
+            let c = text
+                .get(i..)
+                .and_then(|s| s.chars().next())
+                .unwrap_or('\u{fffd}');
             Base45Error::BadCharacter(c, i)
         })
     };
@@ -110,8 +113,14 @@ mod tests {
     fn rejects_bad_text() {
         assert_eq!(decode("GGW"), Err(Base45Error::Overflow(0)));
         assert_eq!(decode("A"), Err(Base45Error::BadLength(1)));
-        assert!(matches!(decode("ab"), Err(Base45Error::BadCharacter('a', 0))));
-        assert!(matches!(decode("通行"), Err(Base45Error::BadCharacter(..) | Base45Error::BadLength(_))));
+        assert!(matches!(
+            decode("ab"),
+            Err(Base45Error::BadCharacter('a', 0))
+        ));
+        assert!(matches!(
+            decode("通行"),
+            Err(Base45Error::BadCharacter(..) | Base45Error::BadLength(_))
+        ));
         assert_eq!(decode("").unwrap(), Vec::<u8>::new());
     }
 

@@ -49,7 +49,9 @@ impl RevocationSet {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        RoaringTreemap::deserialize_from(bytes).ok().map(RevocationSet)
+        RoaringTreemap::deserialize_from(bytes)
+            .ok()
+            .map(RevocationSet)
     }
 }
 
@@ -167,8 +169,9 @@ mod tests {
     #[test]
     fn revocations_round_trip_and_stay_small() {
         let area = crate::pass::DivisionCode::parse("419001").unwrap();
-        let set: RevocationSet =
-            (0..100_000).map(|s| PassNumber::new(area, s * 7 % 1_000_000).unwrap()).collect();
+        let set: RevocationSet = (0..100_000)
+            .map(|s| PassNumber::new(area, s * 7 % 1_000_000).unwrap())
+            .collect();
         assert_eq!(set.len(), 100_000);
         let bytes = set.to_bytes();
         assert!(bytes.len() < 300_000, "{} bytes", bytes.len());

@@ -22,11 +22,11 @@ use thiserror::Error;
 
 use crate::base45;
 use crate::keys::KeyId;
+use crate::pass::Cargo;
 use crate::pass::{
     CheckpointId, Crew, DivisionCode, EnterpriseId, MaskedName, PROVINCES, Pass, PassClass,
     PassError, PassNumber, Plate, Route,
 };
-use crate::pass::Cargo;
 use crate::time::{Minute, Validity};
 
 /// The version byte this code writes and reads.
@@ -92,11 +92,15 @@ pub fn encode_payload(pass: &Pass) -> Vec<u8> {
     out.push(pass.key_id.0);
     out.extend_from_slice(&pass.validity.from().0.to_be_bytes());
     put_varint(&mut out, pass.validity.minutes());
-    let plate_head = pass.plate.province_index() | if pass.plate.is_new_energy() { 0x80 } else { 0 };
+    let plate_head =
+        pass.plate.province_index() | if pass.plate.is_new_energy() { 0x80 } else { 0 };
     out.push(plate_head);
     out.extend_from_slice(pass.plate.tail().as_bytes());
     put_str8(&mut out, pass.crew.driver.as_str());
-    put_str8(&mut out, pass.crew.co_driver.as_ref().map_or("", |n| n.as_str()));
+    put_str8(
+        &mut out,
+        pass.crew.co_driver.as_ref().map_or("", |n| n.as_str()),
+    );
     put_u24(&mut out, pass.route.origin.get());
     put_u24(&mut out, pass.route.destination.get());
     put_varint(&mut out, pass.enterprise.0);
@@ -160,7 +164,8 @@ pub struct SignedPass {
 impl SignedPass {
     /// Check the signature with `verify_strict` over the domain-separated payload.
     pub fn signature_valid(&self, key: &VerifyingKey) -> bool {
-        key.verify_strict(&signature_input(&self.payload), &self.signature).is_ok()
+        key.verify_strict(&signature_input(&self.payload), &self.signature)
+            .is_ok()
     }
 }
 
@@ -183,7 +188,10 @@ impl<'a> Reader<'a> {
     }
 
     fn uint(&mut self, n: usize, what: &'static str) -> Result<u64, DecodeError> {
-        Ok(self.take(n, what)?.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
+        Ok(self
+            .take(n, what)?
+            .iter()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
     }
 
     fn varint(&mut self, what: &'static str) -> Result<u32, DecodeError> {
@@ -207,7 +215,10 @@ impl<'a> Reader<'a> {
 /// Decode the payload bytes of a pass (no signature). Rejects unknown versions, bad
 /// fields, trailing bytes and every non-canonical form.
 pub fn decode_payload(payload: &[u8]) -> Result<Pass, DecodeError> {
-    let mut r = Reader { bytes: payload, pos: 0 };
+    let mut r = Reader {
+        bytes: payload,
+        pos: 0,
+    };
     let version = r.u8("version")?;
     if version != VERSION {
         return Err(DecodeError::Version(version));
@@ -217,14 +228,22 @@ pub fn decode_payload(payload: &[u8]) -> Result<Pass, DecodeError> {
     let key_id = KeyId(r.u8("key_id")?);
     let from = Minute(r.uint(4, "valid_from")? as u32);
     let minutes = r.varint("valid_minutes")?;
-    let until = from.0.checked_add(minutes).map(Minute).ok_or(DecodeError::Field("valid_minutes"))?;
+    let until = from
+        .0
+        .checked_add(minutes)
+        .map(Minute)
+        .ok_or(DecodeError::Field("valid_minutes"))?;
     let validity = Validity::new(from, until).ok_or(DecodeError::Field("valid_minutes"))?;
 
     let head = r.u8("plate")?;
-    let province = PROVINCES.get(usize::from(head & 0x7f)).ok_or(DecodeError::Field("plate"))?;
+    let province = PROVINCES
+        .get(usize::from(head & 0x7f))
+        .ok_or(DecodeError::Field("plate"))?;
     let tail_len = if head & 0x80 != 0 { 7 } else { 6 };
-    let tail = std::str::from_utf8(r.take(tail_len, "plate")?).map_err(|_| DecodeError::Field("plate"))?;
-    let plate = Plate::parse(&format!("{province}{tail}")).map_err(|_| DecodeError::Field("plate"))?;
+    let tail =
+        std::str::from_utf8(r.take(tail_len, "plate")?).map_err(|_| DecodeError::Field("plate"))?;
+    let plate =
+        Plate::parse(&format!("{province}{tail}")).map_err(|_| DecodeError::Field("plate"))?;
 
     let driver = MaskedName::parse(r.str8("driver")?).map_err(|_| DecodeError::Field("driver"))?;
     let co = r.str8("co_driver")?;
@@ -232,9 +251,10 @@ pub fn decode_payload(payload: &[u8]) -> Result<Pass, DecodeError> {
         "" => None,
         s => Some(MaskedName::parse(s).map_err(|_| DecodeError::Field("co_driver"))?),
     };
-    let origin = DivisionCode::from_u32(r.uint(3, "origin")? as u32).ok_or(DecodeError::Field("origin"))?;
-    let destination =
-        DivisionCode::from_u32(r.uint(3, "destination")? as u32).ok_or(DecodeError::Field("destination"))?;
+    let origin =
+        DivisionCode::from_u32(r.uint(3, "origin")? as u32).ok_or(DecodeError::Field("origin"))?;
+    let destination = DivisionCode::from_u32(r.uint(3, "destination")? as u32)
+        .ok_or(DecodeError::Field("destination"))?;
     let enterprise = EnterpriseId(r.varint("enterprise")?);
     let cargo = Cargo::from_code(r.u8("cargo")?).ok_or(DecodeError::Field("cargo"))?;
 
@@ -249,7 +269,8 @@ pub fn decode_payload(payload: &[u8]) -> Result<Pass, DecodeError> {
         }
         PassClass::LoadUnloadLeave => {
             let m = r.varint("max_dwell_minutes")?;
-            max_dwell_minutes = Some(u16::try_from(m).map_err(|_| DecodeError::Field("max_dwell_minutes"))?);
+            max_dwell_minutes =
+                Some(u16::try_from(m).map_err(|_| DecodeError::Field("max_dwell_minutes"))?);
         }
         PassClass::ShortHaul => {}
     }
@@ -263,7 +284,11 @@ pub fn decode_payload(payload: &[u8]) -> Result<Pass, DecodeError> {
         validity,
         plate,
         crew: Crew { driver, co_driver },
-        route: Route { origin, destination, checkpoints },
+        route: Route {
+            origin,
+            destination,
+            checkpoints,
+        },
         enterprise,
         cargo,
         max_dwell_minutes,
@@ -286,9 +311,15 @@ pub fn decode_signed(bytes: &[u8]) -> Result<SignedPass, DecodeError> {
     let cut = bytes.len().checked_sub(SIGNATURE_LEN).filter(|&c| c > 0);
     let cut = cut.ok_or(DecodeError::TooShort(bytes.len()))?;
     let (payload, sig) = bytes.split_at(cut);
-    let sig: [u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| DecodeError::TooShort(bytes.len()))?;
+    let sig: [u8; SIGNATURE_LEN] = sig
+        .try_into()
+        .map_err(|_| DecodeError::TooShort(bytes.len()))?;
     let pass = decode_payload(payload)?;
-    Ok(SignedPass { pass, payload: payload.to_vec(), signature: Signature::from_bytes(&sig) })
+    Ok(SignedPass {
+        pass,
+        payload: payload.to_vec(),
+        signature: Signature::from_bytes(&sig),
+    })
 }
 
 /// Decode a QR text: the prefix, base45, then [`decode_signed`]. A trailing CR/LF, as a
@@ -325,7 +356,10 @@ mod tests {
         longer.push(0);
         assert_eq!(decode_payload(&longer), Err(DecodeError::Trailing(1)));
         for n in 0..payload.len() {
-            assert!(decode_payload(&payload[..n]).is_err(), "prefix of {n} bytes");
+            assert!(
+                decode_payload(&payload[..n]).is_err(),
+                "prefix of {n} bytes"
+            );
         }
         let mut v2 = payload.clone();
         v2[0] = 2;

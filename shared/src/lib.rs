@@ -33,8 +33,8 @@ pub use codec::{DecodeError, QR_PREFIX, SIGNATURE_DOMAIN, decode_text, encode_te
 pub use i18n::Lang;
 pub use keys::{IssuerKey, KeyId, KeyStatus};
 pub use pass::{
-    Cargo, CheckpointId, Crew, DivisionCode, EnterpriseId, MaskedName, Pass, PassClass,
-    PassError, PassNumber, Plate, PlateError, Route,
+    Cargo, CheckpointId, Crew, DivisionCode, EnterpriseId, MaskedName, Pass, PassClass, PassError,
+    PassNumber, Plate, PlateError, Route,
 };
 pub use time::{Minute, UnixSeconds, Validity};
 pub use verify::{GateContext, RejectReason, Verdict, Warning, verify};

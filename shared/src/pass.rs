@@ -32,7 +32,9 @@ impl DivisionCode {
         if t.len() != 6 || !t.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DivisionCodeError::Format(s.to_owned()));
         }
-        let n: u32 = t.parse().map_err(|_| DivisionCodeError::Format(s.to_owned()))?;
+        let n: u32 = t
+            .parse()
+            .map_err(|_| DivisionCodeError::Format(s.to_owned()))?;
         DivisionCode::from_u32(n).ok_or_else(|| DivisionCodeError::Province(t.to_owned()))
     }
 
@@ -74,7 +76,9 @@ impl PassNumber {
         if serial > Self::MAX_SERIAL {
             return Err(PassNumberError::Serial(serial));
         }
-        Ok(PassNumber(u64::from(area.0) * 1_000_000 + u64::from(serial)))
+        Ok(PassNumber(
+            u64::from(area.0) * 1_000_000 + u64::from(serial),
+        ))
     }
 
     pub fn parse(s: &str) -> Result<PassNumber, PassNumberError> {
@@ -82,7 +86,9 @@ impl PassNumber {
         if t.len() != 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PassNumberError::Format(s.to_owned()));
         }
-        let n: u64 = t.parse().map_err(|_| PassNumberError::Format(s.to_owned()))?;
+        let n: u64 = t
+            .parse()
+            .map_err(|_| PassNumberError::Format(s.to_owned()))?;
         PassNumber::from_u64(n).ok_or_else(|| PassNumberError::Division(t.to_owned()))
     }
 
@@ -155,8 +161,11 @@ pub enum PassClass {
 }
 
 impl PassClass {
-    pub const ALL: [PassClass; 3] =
-        [PassClass::LongHaul, PassClass::ShortHaul, PassClass::LoadUnloadLeave];
+    pub const ALL: [PassClass; 3] = [
+        PassClass::LongHaul,
+        PassClass::ShortHaul,
+        PassClass::LoadUnloadLeave,
+    ];
 
     /// The byte that stands for this class in the binary layout.
     pub fn code(self) -> u8 {
@@ -214,8 +223,11 @@ pub enum Cargo {
 }
 
 impl Cargo {
-    pub const ALL: [Cargo; 3] =
-        [Cargo::EpidemicSupplies, Cargo::ProductionMaterials, Cargo::DailyNecessities];
+    pub const ALL: [Cargo; 3] = [
+        Cargo::EpidemicSupplies,
+        Cargo::ProductionMaterials,
+        Cargo::DailyNecessities,
+    ];
 
     pub fn code(self) -> u8 {
         match self {
@@ -333,7 +345,11 @@ impl Plate {
             return Err(PlateError::Authority(letter));
         }
         let serial = &chars[2..];
-        if let Some((i, &c)) = serial.iter().enumerate().find(|(_, c)| !plate_serial_char(**c)) {
+        if let Some((i, &c)) = serial
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !plate_serial_char(**c))
+        {
             return Err(PlateError::Character(c, i + 3));
         }
         match serial.len() {
@@ -361,7 +377,11 @@ impl Plate {
 
     /// The ASCII part after the province character (letter + serial).
     pub fn tail(&self) -> &str {
-        let cut = self.0.char_indices().nth(1).map_or(self.0.len(), |(i, _)| i);
+        let cut = self
+            .0
+            .char_indices()
+            .nth(1)
+            .map_or(self.0.len(), |(i, _)| i);
         &self.0[cut..]
     }
 
@@ -393,7 +413,9 @@ pub enum NameError {
     Length(usize),
     #[error("a name may not contain digits or control characters / 姓名不能含数字或控制字符")]
     Character,
-    #[error("a masked name keeps only its first and last characters, e.g. 张*明 / 脱敏姓名只保留首尾字，如 张*明")]
+    #[error(
+        "a masked name keeps only its first and last characters, e.g. 张*明 / 脱敏姓名只保留首尾字，如 张*明"
+    )]
     NotMasked,
 }
 
@@ -404,7 +426,10 @@ impl MaskedName {
         if chars.is_empty() {
             return Err(NameError::Empty);
         }
-        if chars.iter().any(|c| c.is_ascii_digit() || c.is_control() || *c == '*') {
+        if chars
+            .iter()
+            .any(|c| c.is_ascii_digit() || c.is_control() || *c == '*')
+        {
             return Err(NameError::Character);
         }
         if !(2..=20).contains(&chars.len()) {
@@ -431,13 +456,20 @@ impl MaskedName {
         if !(2..=20).contains(&chars.len()) {
             return Err(NameError::Length(chars.len()));
         }
-        if chars.iter().any(|c| c.is_ascii_digit() || c.is_control() || c.is_whitespace()) {
+        if chars
+            .iter()
+            .any(|c| c.is_ascii_digit() || c.is_control() || c.is_whitespace())
+        {
             return Err(NameError::Character);
         }
         let n = chars.len();
         let ok = chars[0] != '*'
             && chars[1..n - 1].iter().all(|&c| c == '*')
-            && (if n == 2 { chars[1] == '*' } else { chars[n - 1] != '*' });
+            && (if n == 2 {
+                chars[1] == '*'
+            } else {
+                chars[n - 1] != '*'
+            });
         if !ok {
             return Err(NameError::NotMasked);
         }
@@ -502,15 +534,21 @@ pub const MAX_ROUTE_CHECKPOINTS: usize = 16;
 /// Why a set of fields does not make a pass.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PassError {
-    #[error("a long-haul pass lists the checkpoints on its route (1 to {MAX_ROUTE_CHECKPOINTS}) / 长途闭环通行证须列出线路上的查验点（1 至 {MAX_ROUTE_CHECKPOINTS} 个）")]
+    #[error(
+        "a long-haul pass lists the checkpoints on its route (1 to {MAX_ROUTE_CHECKPOINTS}) / 长途闭环通行证须列出线路上的查验点（1 至 {MAX_ROUTE_CHECKPOINTS} 个）"
+    )]
     RouteCheckpoints,
     #[error("checkpoint {0} appears twice on the route / 查验点 {0} 在线路中重复")]
     DuplicateCheckpoint(CheckpointId),
     #[error("only long-haul passes list route checkpoints / 只有长途闭环通行证列出线路查验点")]
     UnexpectedCheckpoints,
-    #[error("a load-unload-leave pass needs a max dwell of 1 to 1440 minutes / 即装即卸即走通行证须设最长停留时间（1 至 1440 分钟）")]
+    #[error(
+        "a load-unload-leave pass needs a max dwell of 1 to 1440 minutes / 即装即卸即走通行证须设最长停留时间（1 至 1440 分钟）"
+    )]
     Dwell,
-    #[error("only load-unload-leave passes carry a max dwell / 只有即装即卸即走通行证设最长停留时间")]
+    #[error(
+        "only load-unload-leave passes carry a max dwell / 只有即装即卸即走通行证设最长停留时间"
+    )]
     UnexpectedDwell,
 }
 
@@ -538,14 +576,11 @@ impl Pass {
     /// be signed, and the decoder, run this.
     pub fn check(&self) -> Result<(), PassError> {
         let cps = &self.route.checkpoints;
-        match self.class {
-            PassClass::LongHaul => {
-                if cps.is_empty() || cps.len() > MAX_ROUTE_CHECKPOINTS {
-                    return Err(PassError::RouteCheckpoints);
-                }
-            }
-            _ if !cps.is_empty() => return Err(PassError::UnexpectedCheckpoints),
-            _ => {}
+        match (self.class, cps.len()) {
+            (PassClass::LongHaul, 1..=MAX_ROUTE_CHECKPOINTS) => {}
+            (PassClass::LongHaul, _) => return Err(PassError::RouteCheckpoints),
+            (_, 0) => {}
+            (_, _) => return Err(PassError::UnexpectedCheckpoints),
         }
         for (i, c) in cps.iter().enumerate() {
             if cps[..i].contains(c) {
@@ -572,12 +607,21 @@ mod tests {
         assert_eq!(n.area().get(), 419001);
         assert_eq!(n.serial(), 42);
         assert_eq!(n.to_string(), "419001000042");
-        let rows = ["41900100004", "4190010000421", "41900100004a", "009001000042", " "];
+        let rows = [
+            "41900100004",
+            "4190010000421",
+            "41900100004a",
+            "009001000042",
+            " ",
+        ];
         for bad in rows {
             assert!(PassNumber::parse(bad).is_err(), "{bad}");
         }
         let area = DivisionCode::parse("419001").unwrap();
-        assert_eq!(PassNumber::new(area, 1_000_000), Err(PassNumberError::Serial(1_000_000)));
+        assert_eq!(
+            PassNumber::new(area, 1_000_000),
+            Err(PassNumberError::Serial(1_000_000))
+        );
     }
 
     #[test]
@@ -629,7 +673,10 @@ mod tests {
         assert_eq!(MaskedName::parse("张三明"), Err(NameError::NotMasked));
         assert_eq!(MaskedName::parse("*三明"), Err(NameError::NotMasked));
         assert_eq!(MaskedName::parse("张**"), Err(NameError::NotMasked));
-        assert_eq!(MaskedName::parse("410101199001011234"), Err(NameError::Character));
+        assert_eq!(
+            MaskedName::parse("410101199001011234"),
+            Err(NameError::Character)
+        );
     }
 
     #[test]

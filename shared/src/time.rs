@@ -52,7 +52,9 @@ pub fn local_day_range(day: &str) -> Option<(UnixSeconds, UnixSeconds)> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let s = day.get(r)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if !(1..=12).contains(&m) || d == 0 {
@@ -134,8 +136,19 @@ mod tests {
         let (start, end) = local_day_range("2026-12-01").unwrap();
         assert_eq!(start, 1_796_083_200 - 8 * 3600);
         assert_eq!(end - start, 86_400);
-        assert_eq!(local_day_range("2024-02-29").map(|r| local_day(r.0)), Some("2024-02-29".into()));
-        for bad in ["2023-02-29", "2026-13-01", "2026-00-10", "2026-1-01", "20261201", "2026-12-0x", ""] {
+        assert_eq!(
+            local_day_range("2024-02-29").map(|r| local_day(r.0)),
+            Some("2024-02-29".into())
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "20261201",
+            "2026-12-0x",
+            "",
+        ] {
             assert_eq!(local_day_range(bad), None, "{bad}");
         }
     }

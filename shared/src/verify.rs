@@ -95,7 +95,9 @@ impl RejectReason {
             RejectReason::UnsupportedVersion(v) => {
                 return match lang {
                     Lang::Zh => format!("通行证格式版本 {v} 不受支持，请升级查验程序"),
-                    Lang::En => format!("pass format version {v} is not supported; update this program"),
+                    Lang::En => {
+                        format!("pass format version {v} is not supported; update this program")
+                    }
                 };
             }
             RejectReason::UnknownKey(_) => (
@@ -110,9 +112,10 @@ impl RejectReason {
                 "签发密钥不在有效期内，此证无效",
                 "the issuer key was not valid when this pass was issued",
             ),
-            RejectReason::BadSignature => {
-                ("签名不符：通行证被篡改或伪造", "signature mismatch: the pass was altered or forged")
-            }
+            RejectReason::BadSignature => (
+                "签名不符：通行证被篡改或伪造",
+                "signature mismatch: the pass was altered or forged",
+            ),
             RejectReason::NotYetValid => ("通行证尚未生效", "the pass is not valid yet"),
             RejectReason::Expired => ("通行证已过期", "the pass has expired"),
             RejectReason::Revoked => ("通行证已吊销", "the pass has been revoked"),
@@ -166,12 +169,18 @@ impl Warning {
             (Warning::BundleStale { age_hours }, Lang::En) => format!(
                 "WARNING: trust data is {age_hours} hours old; revocations may be missing, sync soon"
             ),
-            (Warning::ClockTolerance, l) => {
-                l.pick("在时钟容差内放行：通行证即将到期或刚生效", "accepted within clock tolerance of the validity window").to_owned()
-            }
-            (Warning::RetiredKey, l) => {
-                l.pick("旧密钥签发，仍在有效期内", "signed with a retired key; still valid").to_owned()
-            }
+            (Warning::ClockTolerance, l) => l
+                .pick(
+                    "在时钟容差内放行：通行证即将到期或刚生效",
+                    "accepted within clock tolerance of the validity window",
+                )
+                .to_owned(),
+            (Warning::RetiredKey, l) => l
+                .pick(
+                    "旧密钥签发，仍在有效期内",
+                    "signed with a retired key; still valid",
+                )
+                .to_owned(),
         }
     }
 }
@@ -193,7 +202,11 @@ impl Verdict {
     }
 
     fn reject(reason: RejectReason) -> Verdict {
-        Verdict { pass: None, reason: Some(reason), warnings: Vec::new() }
+        Verdict {
+            pass: None,
+            reason: Some(reason),
+            warnings: Vec::new(),
+        }
     }
 }
 
@@ -205,7 +218,9 @@ impl Verdict {
 pub fn verify(text: &str, bundle: &Bundle, gate: &GateContext, now: UnixSeconds) -> Verdict {
     let signed = match decode_text(text) {
         Ok(s) => s,
-        Err(DecodeError::Version(v)) => return Verdict::reject(RejectReason::UnsupportedVersion(v)),
+        Err(DecodeError::Version(v)) => {
+            return Verdict::reject(RejectReason::UnsupportedVersion(v));
+        }
         Err(e) => return Verdict::reject(RejectReason::Malformed(e)),
     };
     let key_id = signed.pass.key_id;
@@ -221,7 +236,11 @@ pub fn verify(text: &str, bundle: &Bundle, gate: &GateContext, now: UnixSeconds)
     let pass = signed.pass;
     let mut warnings = Vec::new();
     let reason = decide(&pass, key, bundle, gate, now, &mut warnings);
-    Verdict { pass: Some(pass), reason, warnings }
+    Verdict {
+        pass: Some(pass),
+        reason,
+        warnings,
+    }
 }
 
 fn decide(
@@ -243,7 +262,10 @@ fn decide(
         return Some(RejectReason::Revoked);
     }
     let tol = i64::from(bundle.policy.clock_tolerance_minutes) * 60;
-    let (from, until) = (pass.validity.from().to_unix(), pass.validity.until().to_unix());
+    let (from, until) = (
+        pass.validity.from().to_unix(),
+        pass.validity.until().to_unix(),
+    );
     if now < from - tol {
         return Some(RejectReason::NotYetValid);
     }
@@ -260,7 +282,9 @@ fn decide(
         if bundle.policy.stale_action == StaleAction::Reject {
             return Some(RejectReason::BundleStale);
         }
-        warnings.push(Warning::BundleStale { age_hours: bundle.age(now) / 3600 });
+        warnings.push(Warning::BundleStale {
+            age_hours: bundle.age(now) / 3600,
+        });
     }
     None
 }
@@ -307,7 +331,11 @@ mod tests {
     }
 
     fn gate(id: u32, inside: bool, ent: Option<u32>) -> GateContext {
-        GateContext { checkpoint: CheckpointId(id), inside_zone: inside, enterprise: ent.map(EnterpriseId) }
+        GateContext {
+            checkpoint: CheckpointId(id),
+            inside_zone: inside,
+            enterprise: ent.map(EnterpriseId),
+        }
     }
 
     fn text(i: usize) -> String {
@@ -317,6 +345,7 @@ mod tests {
     /// One row per case: sample pass index, gate, minutes after issue, bundle tweak, expected
     /// reason code (None = accepted) and expected warning codes.
     #[test]
+    #[allow(clippy::type_complexity)]
     fn rules_table() {
         type Tweak = fn(&mut Bundle);
         let none: Tweak = |_| {};
@@ -384,19 +413,29 @@ mod tests {
         // Signed by another key under the same id.
         let other = SigningKey::from_bytes(&[7; 32]);
         let forged = encode_text(&sign(&sample_passes()[0], &other).unwrap());
-        assert_eq!(verify(&forged, &b, &g, now).reason, Some(RejectReason::BadSignature));
+        assert_eq!(
+            verify(&forged, &b, &g, now).reason,
+            Some(RejectReason::BadSignature)
+        );
         // A signature over the payload without the domain prefix.
         let payload = encode_payload(&sample_passes()[0]);
         let mut no_domain = payload.clone();
         no_domain.extend_from_slice(&test_key().sign(&payload).to_bytes());
-        assert_eq!(verify(&encode_text(&no_domain), &b, &g, now).reason, Some(RejectReason::BadSignature));
+        assert_eq!(
+            verify(&encode_text(&no_domain), &b, &g, now).reason,
+            Some(RejectReason::BadSignature)
+        );
         // And the right one for contrast.
         let mut good = payload.clone();
         good.extend_from_slice(&test_key().sign(&signature_input(&payload)).to_bytes());
         assert!(verify(&encode_text(&good), &b, &g, now).accepted());
         for junk in ["", "hello", "PG:", "PG:0000", "https://example.com/pass/1"] {
             let v = verify(junk, &b, &g, now);
-            assert_eq!(v.reason.as_ref().map(|r| r.code()), Some("malformed"), "{junk:?}");
+            assert_eq!(
+                v.reason.as_ref().map(|r| r.code()),
+                Some("malformed"),
+                "{junk:?}"
+            );
         }
     }
 
@@ -407,7 +446,10 @@ mod tests {
         for (i, pass) in sample_passes().iter().enumerate() {
             let g = gate(3, true, Some(pass.enterprise.0));
             let signed = sign(pass, &test_key()).unwrap();
-            assert!(verify(&encode_text(&signed), &b, &g, now).accepted(), "pass {i}");
+            assert!(
+                verify(&encode_text(&signed), &b, &g, now).accepted(),
+                "pass {i}"
+            );
             for pos in 0..signed.len() {
                 for delta in [1u8, 0x80, 0xff] {
                     let mut t = signed.clone();
@@ -441,7 +483,10 @@ mod tests {
         for r in &reasons {
             let zh = r.message(Lang::Zh);
             let en = r.message(Lang::En);
-            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{zh}"
+            );
             assert!(en.is_ascii() || en.contains('('), "{en}");
             assert_ne!(zh, en);
         }
@@ -451,7 +496,8 @@ mod tests {
     fn revocation_is_exact() {
         let mut b = bundle();
         let n = sample_passes()[0].number;
-        b.revoked.insert(PassNumber::new(n.area(), n.serial() + 1).unwrap());
+        b.revoked
+            .insert(PassNumber::new(n.area(), n.serial() + 1).unwrap());
         let v = verify(&text(0), &b, &gate(3, true, None), issue_time() + 60);
         assert!(v.accepted());
     }
