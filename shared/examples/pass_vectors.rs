@@ -482,7 +482,7 @@ fn print_reasons() {
     let reasons = [
         (
             RejectReason::Malformed(DecodeError::Prefix),
-            "the part in brackets is the `DecodeError` detail (English only); example",
+            "the English text carries the `DecodeError` detail; the Chinese text stays short for the guard",
         ),
         (
             RejectReason::UnsupportedVersion(2),
@@ -538,7 +538,7 @@ fn print_reasons() {
     println!();
     println!("### Details carried by `malformed` (`DecodeError`)");
     println!();
-    println!("| detail (English, as shown inside the malformed message) |");
+    println!("| detail (English, shown inside the English malformed message) |");
     println!("|---|");
     let details = [
         DecodeError::Prefix,

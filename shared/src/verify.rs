@@ -88,7 +88,7 @@ impl RejectReason {
         let (zh, en) = match self {
             RejectReason::Malformed(e) => {
                 return match lang {
-                    Lang::Zh => format!("不是有效的通行证二维码（{e}）"),
+                    Lang::Zh => "不是有效的通行证二维码，或二维码已损坏，请重新扫码".to_owned(),
                     Lang::En => format!("not a valid pass QR code ({e})"),
                 };
             }
