@@ -499,6 +499,14 @@ fn print_reasons() {
         (RejectReason::OutsideZone, ""),
         (RejectReason::WrongEnterprise, ""),
         (RejectReason::BundleStale, ""),
+        (
+            RejectReason::AlreadyInside,
+            "load-unload-leave entry while inside (needs the gate's history)",
+        ),
+        (
+            RejectReason::DailyLimit,
+            "class policy's daily entry limit (needs the gate's history)",
+        ),
     ];
     let codes: Vec<&str> = reasons.iter().map(|(r, _)| r.code()).collect();
     assert_eq!(
@@ -527,6 +535,9 @@ fn print_reasons() {
         Warning::BundleStale { age_hours: 80 },
         Warning::ClockTolerance,
         Warning::RetiredKey,
+        Warning::ClockBehind { seconds: 1800 },
+        Warning::Overstayed { minutes: 150 },
+        Warning::NoEntryRecorded,
     ] {
         println!(
             "| `{}` | {} | {} |",

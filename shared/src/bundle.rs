@@ -23,6 +23,11 @@ impl RevocationSet {
         self.0.insert(n.get())
     }
 
+    /// Add every number of `other`.
+    pub fn extend(&mut self, other: &RevocationSet) {
+        self.0 |= &other.0;
+    }
+
     pub fn contains(&self, n: PassNumber) -> bool {
         self.0.contains(n.get())
     }

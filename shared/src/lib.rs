@@ -19,10 +19,13 @@
 
 pub mod base45;
 pub mod bundle;
+pub mod bundle_file;
 pub mod codec;
 pub mod i18n;
 pub mod keys;
 pub mod pass;
+pub mod record;
+pub mod rules;
 pub mod sync;
 pub mod time;
 pub mod vectors;

@@ -45,6 +45,10 @@ pub enum RejectReason {
     WrongEnterprise,
     /// The gate's trust data is too old and the policy says to refuse.
     BundleStale,
+    /// Load-unload-leave pass already inside: an entry needs an exit first (anti-passback).
+    AlreadyInside,
+    /// The pass has used its entries for today under the class policy.
+    DailyLimit,
 }
 
 impl RejectReason {
@@ -63,11 +67,13 @@ impl RejectReason {
             RejectReason::OutsideZone => "outside_zone",
             RejectReason::WrongEnterprise => "wrong_enterprise",
             RejectReason::BundleStale => "bundle_stale",
+            RejectReason::AlreadyInside => "already_inside",
+            RejectReason::DailyLimit => "daily_limit",
         }
     }
 
     /// Every reason code, for documentation and catalog tests.
-    pub const CODES: [&'static str; 13] = [
+    pub const CODES: [&'static str; 15] = [
         "malformed",
         "unsupported_version",
         "unknown_key",
@@ -81,6 +87,8 @@ impl RejectReason {
         "outside_zone",
         "wrong_enterprise",
         "bundle_stale",
+        "already_inside",
+        "daily_limit",
     ];
 
     /// What the guard reads.
@@ -135,6 +143,14 @@ impl RejectReason {
                 "本机信任数据过旧，按规定暂停放行，请立即同步",
                 "this gate's trust data is too old and policy refuses passes; sync now",
             ),
+            RejectReason::AlreadyInside => (
+                "该车已在厂内：出厂登记前不能再次进入（防回传）",
+                "this truck is already inside: it must exit before it enters again (anti-passback)",
+            ),
+            RejectReason::DailyLimit => (
+                "该证今日进入次数已达上限",
+                "this pass has used all of today's entries",
+            ),
         };
         lang.pick(zh, en).to_owned()
     }
@@ -150,6 +166,13 @@ pub enum Warning {
     ClockTolerance,
     /// Signed by a retired key (still valid, but new passes use the new key).
     RetiredKey,
+    /// The gate's clock is behind the latest time it has seen (bundle or last scan): it was
+    /// set back. The decision used the later time.
+    ClockBehind { seconds: i64 },
+    /// A load-unload-leave truck leaving after its max dwell.
+    Overstayed { minutes: u32 },
+    /// A load-unload-leave truck leaving with no entry on record at this gate.
+    NoEntryRecorded,
 }
 
 impl Warning {
@@ -158,6 +181,9 @@ impl Warning {
             Warning::BundleStale { .. } => "bundle_stale",
             Warning::ClockTolerance => "clock_tolerance",
             Warning::RetiredKey => "retired_key",
+            Warning::ClockBehind { .. } => "clock_behind",
+            Warning::Overstayed { .. } => "overstayed",
+            Warning::NoEntryRecorded => "no_entry_recorded",
         }
     }
 
@@ -179,6 +205,28 @@ impl Warning {
                 .pick(
                     "旧密钥签发，仍在有效期内",
                     "signed with a retired key; still valid",
+                )
+                .to_owned(),
+            (Warning::ClockBehind { seconds }, Lang::Zh) => format!(
+                "警告：本机时钟比已知时间慢 {} 分钟，可能被回拨；已按已知时间核验",
+                seconds / 60
+            ),
+            (Warning::ClockBehind { seconds }, Lang::En) => format!(
+                "WARNING: this gate's clock is {} minutes behind the latest known time (set back?); decided with the known time",
+                seconds / 60
+            ),
+            (Warning::Overstayed { minutes }, Lang::Zh) => {
+                format!("超时滞留：在厂内 {minutes} 分钟，超过限定停留时间，已记录上报")
+            }
+            (Warning::Overstayed { minutes }, Lang::En) => {
+                format!(
+                    "overstay: {minutes} minutes inside, beyond the dwell limit; recorded for review"
+                )
+            }
+            (Warning::NoEntryRecorded, l) => l
+                .pick(
+                    "本查验点没有该车的进入记录",
+                    "no entry of this truck is recorded at this gate",
                 )
                 .to_owned(),
         }
@@ -290,7 +338,7 @@ fn decide(
 }
 
 /// Where each class may be used.
-fn class_rule(pass: &Pass, gate: &GateContext) -> Option<RejectReason> {
+pub fn class_rule(pass: &Pass, gate: &GateContext) -> Option<RejectReason> {
     match pass.class {
         PassClass::LongHaul => {
             (!pass.route.checkpoints.contains(&gate.checkpoint)).then_some(RejectReason::OffRoute)
@@ -477,6 +525,8 @@ mod tests {
             RejectReason::OutsideZone,
             RejectReason::WrongEnterprise,
             RejectReason::BundleStale,
+            RejectReason::AlreadyInside,
+            RejectReason::DailyLimit,
         ];
         let codes: Vec<_> = reasons.iter().map(|r| r.code()).collect();
         assert_eq!(codes, RejectReason::CODES);
