@@ -98,8 +98,11 @@ pub struct GateRecord {
     pub bundle_version: u64,
     pub guard_id: Option<String>,
     pub observations: Observations,
+    /// Set on an override record: a new record, later in the chain, that turns the
+    /// rejected scan with this sequence number into accepted-with-override.
     #[serde(rename = "override")]
     pub override_by: Option<Override>,
+    pub overrides_seq: Option<u64>,
     /// Minutes inside, on a load-unload-leave exit.
     pub dwell_minutes: Option<u32>,
 }
@@ -280,8 +283,13 @@ pub fn check_batch(batch: &UploadBatch, device_key: &VerifyingKey) -> Result<(),
         if !is_record_id(&r.id) {
             return Err(BatchError::BadId { index });
         }
-        let consistent = r.override_by.is_some() || r.accepted != r.reason.is_some();
-        if !consistent || (r.override_by.is_some() && (!r.accepted || r.reason.is_none())) {
+        let consistent = match &r.override_by {
+            None => r.accepted != r.reason.is_some() && r.overrides_seq.is_none(),
+            Some(_) => {
+                r.accepted && r.reason.is_some() && r.overrides_seq.is_some_and(|s| s < r.seq)
+            }
+        };
+        if !consistent {
             return Err(BatchError::Inconsistent { index });
         }
         if r.seq == 0 {
@@ -341,6 +349,7 @@ mod tests {
                     ..Default::default()
                 },
                 override_by: None,
+                overrides_seq: None,
                 dwell_minutes: None,
             });
         }
