@@ -17,6 +17,7 @@
 //! This crate does no IO, reads no clock and spawns nothing: time is always a parameter,
 //! so every rule is a plain, table-driven test.
 
+pub mod anomaly;
 pub mod base45;
 pub mod bundle;
 pub mod bundle_file;
