@@ -289,7 +289,7 @@ pub fn find_anomalies(
             }
         }
     }
-    out.sort_by(|a, b| (a.kind, a.at).cmp(&(b.kind, b.at)));
+    out.sort_by_key(|a| (a.kind, a.at));
     out
 }
 
@@ -306,6 +306,7 @@ mod tests {
     }
 
     impl Log {
+        #[allow(clippy::too_many_arguments)]
         fn scan(
             &mut self,
             device: u32,
@@ -354,14 +355,16 @@ mod tests {
         limit: Option<u32>,
         now_minutes: i64,
     ) -> Vec<(String, Vec<u32>)> {
-        let mut policy = Policy::default();
-        policy.classes = PassClass::ALL
-            .iter()
-            .map(|&class| ClassPolicy {
-                class,
-                daily_entry_limit: limit,
-            })
-            .collect();
+        let policy = Policy {
+            classes: PassClass::ALL
+                .iter()
+                .map(|&class| ClassPolicy {
+                    class,
+                    daily_entry_limit: limit,
+                })
+                .collect(),
+            ..Policy::default()
+        };
         let passes = |n: PassNumber| {
             let i = sample_passes().iter().position(|p| p.number == n)?;
             let revoked_at = revoked
