@@ -29,11 +29,11 @@ pub mod qr;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod testing;
 
 use keyring::{KeyError, KeyRing};
 use state::{AppState, Settings};
-use store::sqlite::SqliteStore;
-use store::{Role, Store, StoreError};
+use store::{Role, SqlStore, Store, StoreError};
 
 /// Largest request body, in bytes (a full sync batch fits with room to spare).
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -41,10 +41,15 @@ pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Holds the SQLite database (unless `database_url` says otherwise) and `keys/`.
+    /// Holds the SQLite database (unless `database_url` says otherwise) and, unless
+    /// `key_dir` says otherwise, `keys/`.
     pub data_dir: PathBuf,
-    /// `sqlite://…`; `None` means `DATA_DIR/passgate.db`.
+    /// `sqlite://PATH` or `postgres://…`; `None` means the SQLite file
+    /// `DATA_DIR/passgate.db`.
     pub database_url: Option<String>,
+    /// The issuer keys and the ID-hash secret; `None` means `DATA_DIR/keys`. Instances that
+    /// share a PostgreSQL database must share this directory's contents.
+    pub key_dir: Option<PathBuf>,
     pub area: DivisionCode,
     pub authority: String,
 }
@@ -54,6 +59,7 @@ impl Config {
         Config {
             data_dir: data_dir.into(),
             database_url: None,
+            key_dir: None,
             area: DivisionCode::from_u32(419_001)
                 .unwrap_or_else(|| unreachable!("419001 is a division code")),
             authority: "示范区运行监测协调局".to_owned(),
@@ -73,12 +79,27 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
-    DatabaseUrl(String),
     #[error("cannot listen or serve: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Demo(String),
+}
+
+impl Config {
+    /// Where the issuer keys live.
+    pub fn key_dir(&self) -> PathBuf {
+        self.key_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+}
+
+/// Open (and migrate) the configured database, without keys: for commands like `backup`.
+pub async fn open_store(config: &Config) -> Result<SqlStore, StoreError> {
+    match config.database_url.as_deref() {
+        None => SqlStore::open_sqlite_file(&default_db_path(&config.data_dir)).await,
+        Some(url) => SqlStore::open_url(url).await,
+    }
 }
 
 /// Open the data directory: keys (created on first start), the database (migrated), and the
@@ -89,14 +110,10 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         path: dir.clone(),
         source,
     })?;
-    let key_dir = dir.join("keys");
+    let key_dir = config.key_dir();
     let keys = KeyRing::load_or_create(&key_dir)?;
     let id_hash_secret = keyring::load_or_create_secret(&key_dir.join("id-hash.secret"))?;
-    let store: Arc<dyn Store> = match config.database_url.as_deref() {
-        None => Arc::new(SqliteStore::open(&dir.join("passgate.db")).await?),
-        Some(url) if url.starts_with("sqlite:") => Arc::new(SqliteStore::open_url(url).await?),
-        Some(other) => return Err(StartError::DatabaseUrl(other.to_owned())),
-    };
+    let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
     let now = state::now();
     for k in keys.public_keys() {
         store.ensure_issuer_key(&k, now).await?;

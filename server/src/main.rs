@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use passgate_server::store::Role;
-use passgate_server::{Config, StartError, create_token, demo, open, serve};
+use passgate_server::store::{Role, Store};
+use passgate_server::{Config, StartError, create_token, demo, open, open_store, serve};
 use passgate_shared::CheckpointId;
 
 #[derive(Parser)]
@@ -25,15 +25,21 @@ struct DataArgs {
     /// Directory holding the SQLite database and the keys.
     #[arg(long, env = "PASSGATE_DATA_DIR", default_value = "./passgate-data")]
     data_dir: PathBuf,
-    /// Database URL (sqlite://PATH); default: DATA_DIR/passgate.db.
+    /// Database URL: sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB;
+    /// default: the SQLite file DATA_DIR/passgate.db.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Directory of the issuer signing keys and the ID-hash secret (created on first start);
+    /// default: DATA_DIR/keys. Every instance on one database must use the same keys.
+    #[arg(long, env = "PASSGATE_KEY_DIR")]
+    key_dir: Option<PathBuf>,
 }
 
 impl DataArgs {
     fn config(&self) -> Config {
         let mut c = Config::new(&self.data_dir);
         c.database_url = self.database_url.clone();
+        c.key_dir = self.key_dir.clone();
         c
     }
 }
@@ -53,6 +59,15 @@ enum Command {
     },
     /// Seed a fresh data directory with demo data and print what was made.
     Demo {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write a consistent copy of the SQLite database to a new file, safe while the server
+    /// is serving. For PostgreSQL use pg_dump (see docs/operations.md).
+    Backup {
+        /// The new file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -124,6 +139,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("passgate-server listening on http://{addr}");
             tracing::info!(%addr, data_dir = %data.data_dir.display(), "serving");
             serve(state, listener, shutdown_signal()).await?;
+        }
+        Command::Backup { to, data } => {
+            let db = passgate_server::default_db_path(&data.data_dir);
+            if data.database_url.is_none() && !db.exists() {
+                anyhow::bail!("there is no database at {}", db.display());
+            }
+            let store = open_store(&data.config()).await?;
+            store
+                .backup_to(&to)
+                .await
+                .with_context(|| format!("backup to {}", to.display()))?;
+            println!("backed up to {}", to.display());
         }
         Command::Demo { data } => {
             let state = open(&data.config()).await?;

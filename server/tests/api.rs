@@ -1,10 +1,25 @@
-//! API tests against the real router on a temp SQLite database (in-process, no mocks).
+//! API tests against the real router (in-process, no mocks), each on a fresh database: on
+//! SQLite, and on PostgreSQL when `PASSGATE_TEST_POSTGRES_URL` is set (required under
+//! `CI=true`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+on_both_backends!(
+    every_route_checks_its_roles,
+    validation_names_each_bad_field,
+    issue_verify_revoke_and_bundle_versions,
+    uploads_are_idempotent_and_counts_exact,
+    oversized_bodies_are_refused,
+    concurrent_issuance_gives_unique_numbers,
+);
+
+use common::TestDb;
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode};
 use passgate_server::store::Role;
-use passgate_server::{Config, app, create_token, open};
+use passgate_server::{app, create_token, open};
 use passgate_shared::sync::{
     BundleResponse, DailyUsage, Direction, ScanRecord, UploadRequest, UploadResponse,
 };
@@ -13,15 +28,14 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 struct Api {
-    _dir: tempfile::TempDir,
+    _db: TestDb,
     state: passgate_server::state::AppState,
     tokens: Vec<(Role, String)>,
 }
 
 impl Api {
-    async fn new() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let state = open(&Config::new(dir.path())).await.unwrap();
+    async fn new(db: TestDb) -> Api {
+        let state = open(&db.config()).await.unwrap();
         let mut tokens = Vec::new();
         for role in Role::ALL {
             tokens.push((
@@ -32,7 +46,7 @@ impl Api {
             ));
         }
         Api {
-            _dir: dir,
+            _db: db,
             state,
             tokens,
         }
@@ -121,9 +135,8 @@ fn pass_body(class: &str, ent: u64, cps: &[u64]) -> Value {
     b
 }
 
-#[tokio::test]
-async fn every_route_checks_its_roles() {
-    let api = Api::new().await;
+async fn every_route_checks_its_roles(db: TestDb) {
+    let api = Api::new(db).await;
     let (ent, cp, _) = api.zone().await;
     let (_, p) = api
         .as_role(
@@ -258,9 +271,8 @@ async fn every_route_checks_its_roles() {
     assert_eq!(s, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn validation_names_each_bad_field() {
-    let api = Api::new().await;
+async fn validation_names_each_bad_field(db: TestDb) {
+    let api = Api::new(db).await;
     let (ent, cp, _) = api.zone().await;
     let good = pass_body("long_haul", ent, &[cp]);
     let rows: Vec<(&str, Value)> = vec![
@@ -325,9 +337,8 @@ async fn validation_names_each_bad_field() {
     assert_eq!(list["total"], 0);
 }
 
-#[tokio::test]
-async fn issue_verify_revoke_and_bundle_versions() {
-    let api = Api::new().await;
+async fn issue_verify_revoke_and_bundle_versions(db: TestDb) {
+    let api = Api::new(db).await;
     let (ent, cp_in, cp_out) = api.zone().await;
     let mut numbers = Vec::new();
     for class in ["long_haul", "short_haul", "load_unload_leave"] {
@@ -486,9 +497,8 @@ fn record(id: u8, seq: u64, cp: u64, at: i64, accepted: bool) -> ScanRecord {
     }
 }
 
-#[tokio::test]
-async fn uploads_are_idempotent_and_counts_exact() {
-    let api = Api::new().await;
+async fn uploads_are_idempotent_and_counts_exact(db: TestDb) {
+    let api = Api::new(db).await;
     let (_, cp, other) = api.zone().await;
     // 2026-12-01 10:00 Beijing time.
     let t = 1_796_083_200 + 2 * 3600;
@@ -614,9 +624,8 @@ async fn uploads_are_idempotent_and_counts_exact() {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_refused() {
-    let api = Api::new().await;
+async fn oversized_bodies_are_refused(db: TestDb) {
+    let api = Api::new(db).await;
     let big = "x".repeat(passgate_server::BODY_LIMIT + 1);
     let (s, v) = api
         .as_role(
@@ -630,9 +639,8 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(v["error"], "payload_too_large");
 }
 
-#[tokio::test]
-async fn concurrent_issuance_gives_unique_numbers() {
-    let api = Api::new().await;
+async fn concurrent_issuance_gives_unique_numbers(db: TestDb) {
+    let api = Api::new(db).await;
     let (ent, _, _) = api.zone().await;
     let mut tasks = Vec::new();
     for _ in 0..40 {

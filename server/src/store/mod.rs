@@ -1,7 +1,39 @@
-//! The storage boundary. Handlers talk to `dyn Store`; each backend implements it once.
+//! The storage boundary. Handlers talk to `dyn Store` and never know which database is
+//! behind it.
 //!
 //! The trait is narrow on purpose: each method is one business operation with its own
-//! transaction, so a backend can be added (PostgreSQL) without touching the routes.
+//! transaction.
+//!
+//! ## Two backends, one implementation
+//!
+//! `--database-url` picks SQLite (`sqlite://PATH`, the embedded default at
+//! `DATA_DIR/passgate.db`) or PostgreSQL (`postgres://…`, for many stateless instances) at
+//! run time. Both are served by **one** implementation, [`sql::SqlStore`], over sqlx's `Any`
+//! driver: every statement is written once, with `$1, $2, …` placeholders, and runs as it is
+//! on both engines. We checked before choosing, for this schema (times and ids as 64-bit
+//! integers, text, booleans):
+//! - SQLite binds `$N` as the N-th argument (sqlx-sqlite reads `$NNN` parameter names);
+//! - `RETURNING`, `ON CONFLICT (…) DO NOTHING` and the serial upsert
+//!   `… ON CONFLICT (area) DO UPDATE SET next = pass_serials.next + 1 RETURNING next - 1`
+//!   are the same SQL on both, and the upsert is atomic on PostgreSQL under concurrency
+//!   (the conformance suite issues serials from many tasks and checks they are unique);
+//! - booleans: PostgreSQL returns `BOOLEAN`, SQLite 0/1 in an `INTEGER` column (a column
+//!   *declared* `BOOLEAN` in SQLite cannot be read through `Any` at all), so the SQLite
+//!   schema says `INTEGER` and one helper reads either;
+//! - the SQLite pragmas (WAL, `synchronous=FULL`, `foreign_keys`, `busy_timeout`) are set on
+//!   every new connection in the pool's `after_connect`;
+//! - `NULL` ordering differs, so queries say `NULLS FIRST` where it matters;
+//! - sqlx's `QueryBuilder` writes `?` placeholders for `Any`, so the few dynamic queries
+//!   number their placeholders by hand.
+//!
+//! The alternatives were a second hand-written implementation (every query twice, and the
+//! two drift) or a query builder such as `sea-query` (a new dependency and a second
+//! language for SQL that is already portable). Each backend keeps its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`), because DDL is where the dialects really
+//! differ. Migrations run at start under a lock: PostgreSQL's migrator holds
+//! `pg_advisory_lock` (keyed on the database name) for the whole run; for SQLite, which
+//! sqlx does not lock, we hold an exclusive file lock on `DB-migrate.lock`.
+//! If a later query cannot be portable, add a `match self.backend` inside that one method.
 
 use async_trait::async_trait;
 use passgate_shared::sync::{ScanRecord, UsageRow};
@@ -12,7 +44,9 @@ use passgate_shared::{
 use serde::Serialize;
 use thiserror::Error;
 
-pub mod sqlite;
+pub mod sql;
+
+pub use sql::{Backend, SqlStore};
 
 /// What can go wrong in a store call.
 #[derive(Debug, Error)]
@@ -27,6 +61,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("the database is not migrated: migration {0} is not applied")]
+    NotMigrated(i64),
+    #[error("cannot take the migration lock: {0}")]
+    Lock(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -250,4 +292,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The database is reachable.
     async fn ping(&self) -> StoreResult<()>;
+    /// The database is reachable and every migration this build knows is applied.
+    async fn ready(&self) -> StoreResult<()>;
+    /// Write a consistent copy of the database to a new file while it keeps serving
+    /// (SQLite's `VACUUM INTO`). PostgreSQL answers [`StoreError::Unsupported`]: use
+    /// `pg_dump`.
+    async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()>;
 }

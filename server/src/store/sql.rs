@@ -1,0 +1,785 @@
+//! The one SQL implementation of [`Store`], over sqlx's `Any` driver: the same SQL text runs
+//! on SQLite (the embedded default) and on PostgreSQL (many instances). Why one
+//! implementation and not one per backend is explained at the top of `store/mod.rs`.
+//!
+//! Rules every statement here follows, so that it means the same on both backends:
+//! - placeholders are `$1, $2, …` (SQLite reads `$N` as the N-th argument);
+//! - ids, times and counters are bound and read as `i64` (`INTEGER` in SQLite, `BIGINT` in
+//!   PostgreSQL); text as `TEXT`;
+//! - booleans are bound as `bool` and read with [`get_bool`] (SQLite stores 0/1 in an
+//!   `INTEGER` column, PostgreSQL has `BOOLEAN`);
+//! - writes come before reads in a transaction, so a SQLite transaction takes the write
+//!   lock first (waiting on `busy_timeout`) instead of failing to upgrade a read snapshot;
+//! - `ORDER BY` names its `NULLS FIRST` where a column may be null.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use passgate_shared::sync::{Direction, ScanRecord, UsageRow};
+use passgate_shared::time::local_day;
+use passgate_shared::{
+    CheckpointId, DivisionCode, EnterpriseId, IssuerKey, KeyId, KeyStatus, PassClass, PassNumber,
+    UnixSeconds,
+};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor, Row};
+
+use super::*;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Scan records per multi-row `INSERT` (14 parameters each: 7,000 per statement, well under
+/// SQLite's 32,766 and PostgreSQL's 65,535).
+const SCAN_CHUNK: usize = 500;
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// The backend a database URL names, if it is one we support.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// The store, on either backend.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value}"))
+}
+
+fn key_status_str(s: KeyStatus) -> &'static str {
+    match s {
+        KeyStatus::Active => "active",
+        KeyStatus::Retired => "retired",
+        KeyStatus::Compromised => "compromised",
+    }
+}
+
+fn parse_key_status(s: &str) -> StoreResult<KeyStatus> {
+    match s {
+        "active" => Ok(KeyStatus::Active),
+        "retired" => Ok(KeyStatus::Retired),
+        "compromised" => Ok(KeyStatus::Compromised),
+        other => Err(corrupt("key status", other)),
+    }
+}
+
+/// A boolean column: `BOOLEAN` in PostgreSQL, 0/1 `INTEGER` in SQLite.
+fn get_bool(r: &AnyRow, col: &str) -> StoreResult<bool> {
+    match r.try_get::<bool, _>(col) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(r.try_get::<i64, _>(col)? != 0),
+    }
+}
+
+/// An id column that must fit in `u32`.
+fn get_u32(r: &AnyRow, col: &str) -> StoreResult<u32> {
+    let v: i64 = r.try_get(col)?;
+    u32::try_from(v).map_err(|_| corrupt(col, v))
+}
+
+fn get_opt_u32(r: &AnyRow, col: &str) -> StoreResult<Option<u32>> {
+    r.try_get::<Option<i64>, _>(col)?
+        .map(|v| u32::try_from(v).map_err(|_| corrupt(col, v)))
+        .transpose()
+}
+
+fn get_u64(r: &AnyRow, col: &str) -> StoreResult<u64> {
+    let v: i64 = r.try_get(col)?;
+    u64::try_from(v).map_err(|_| corrupt(col, v))
+}
+
+fn unique_to_conflict(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message()),
+        e => e.into(),
+    }
+}
+
+/// Options for a SQLite file, as a URL the `Any` driver accepts (`mode=rwc`: create it).
+fn sqlite_url(opts: SqliteConnectOptions) -> StoreResult<(AnyConnectOptions, Option<PathBuf>)> {
+    let opts = opts.create_if_missing(true);
+    let file = opts.get_filename();
+    let file = if file.as_os_str().is_empty() || file.to_string_lossy().starts_with("file:") {
+        None
+    } else {
+        Some(file.to_owned())
+    };
+    let any = AnyConnectOptions::from_url(&opts.to_url_lossy())?;
+    Ok((any, file))
+}
+
+/// SQLite settings for every connection: wait for the write lock rather than fail, WAL so
+/// readers never block the writer, fsync at every commit, and enforce foreign keys.
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    Ok(())
+}
+
+/// Hold an exclusive lock on `DB-migrate.lock` beside a SQLite file while migrating, so two
+/// processes starting together do not both apply the same migration. (PostgreSQL's migrator
+/// takes `pg_advisory_lock` itself; sqlx's SQLite migrator takes no lock.)
+async fn sqlite_migration_lock(db: &Path) -> StoreResult<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-migrate.lock");
+    let path = PathBuf::from(name);
+    let file = tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| StoreError::Lock(e.to_string()))?
+    .map_err(|e| StoreError::Lock(e.to_string()))?;
+    Ok(file)
+}
+
+impl SqlStore {
+    /// Open a SQLite file (created if missing) and migrate it.
+    pub async fn open_sqlite_file(path: &Path) -> StoreResult<SqlStore> {
+        let (any, file) = sqlite_url(SqliteConnectOptions::new().filename(path))?;
+        Self::connect_with(Backend::Sqlite, any, file).await
+    }
+
+    /// Open `sqlite://PATH` or `postgres://…` and migrate it.
+    pub async fn open_url(url: &str) -> StoreResult<SqlStore> {
+        match Backend::of_url(url) {
+            Some(Backend::Sqlite) => {
+                let (any, file) = sqlite_url(SqliteConnectOptions::from_str(url)?)?;
+                Self::connect_with(Backend::Sqlite, any, file).await
+            }
+            Some(Backend::Postgres) => {
+                let any = AnyConnectOptions::from_str(url)?;
+                Self::connect_with(Backend::Postgres, any, None).await
+            }
+            None => Err(StoreError::UnsupportedUrl(redact_url(url))),
+        }
+    }
+
+    async fn connect_with(
+        backend: Backend,
+        opts: AnyConnectOptions,
+        sqlite_file: Option<PathBuf>,
+    ) -> StoreResult<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
+                    .connect_with(opts)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await?
+            }
+        };
+        let _lock = match &sqlite_file {
+            Some(f) => Some(sqlite_migration_lock(f).await?),
+            None => None,
+        };
+        backend.migrator().run(&pool).await?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// A database URL fit for an error message: no password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn bump_bundle_version(tx: &mut AnyConnection) -> StoreResult<()> {
+    sqlx::query("UPDATE bundle_state SET version = version + 1 WHERE id = 1")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+fn enterprise_row(r: &AnyRow) -> StoreResult<Enterprise> {
+    Ok(Enterprise {
+        id: EnterpriseId(get_u32(r, "id")?),
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn checkpoint_row(r: &AnyRow) -> StoreResult<Checkpoint> {
+    let kind: String = r.try_get("kind")?;
+    Ok(Checkpoint {
+        id: CheckpointId(get_u32(r, "id")?),
+        name: r.try_get("name")?,
+        kind: CheckpointKind::parse(&kind).ok_or_else(|| corrupt("checkpoint kind", &kind))?,
+        inside_zone: get_bool(r, "inside_zone")?,
+        enterprise_id: get_opt_u32(r, "enterprise_id")?.map(EnterpriseId),
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn pass_row(r: &AnyRow) -> StoreResult<PassRecord> {
+    let number: String = r.try_get("number")?;
+    let class: String = r.try_get("class")?;
+    let status: String = r.try_get("status")?;
+    let origin: String = r.try_get("origin")?;
+    let destination: String = r.try_get("destination")?;
+    let route: String = r.try_get("route_checkpoints")?;
+    let route: Vec<u32> = serde_json::from_str(&route).map_err(|e| corrupt("route", e))?;
+    let key_id = get_u32(r, "key_id")?;
+    Ok(PassRecord {
+        number: PassNumber::parse(&number).map_err(|e| corrupt("pass number", e))?,
+        class: PassClass::parse(&class).ok_or_else(|| corrupt("class", &class))?,
+        plate: r.try_get("plate")?,
+        driver_name: r.try_get("driver_name")?,
+        driver_masked: r.try_get("driver_masked")?,
+        driver_id_hash: r.try_get("driver_id_hash")?,
+        co_driver_name: r.try_get("co_driver_name")?,
+        co_driver_masked: r.try_get("co_driver_masked")?,
+        enterprise_id: EnterpriseId(get_u32(r, "enterprise_id")?),
+        origin: DivisionCode::parse(&origin).map_err(|e| corrupt("origin", e))?,
+        destination: DivisionCode::parse(&destination).map_err(|e| corrupt("destination", e))?,
+        route_checkpoints: route.into_iter().map(CheckpointId).collect(),
+        cargo: r.try_get("cargo")?,
+        valid_from: r.try_get("valid_from")?,
+        valid_until: r.try_get("valid_until")?,
+        max_dwell_minutes: get_opt_u32(r, "max_dwell_minutes")?
+            .map(|m| u16::try_from(m).map_err(|_| corrupt("max_dwell_minutes", m)))
+            .transpose()?,
+        key_id: KeyId(u8::try_from(key_id).map_err(|_| corrupt("key_id", key_id))?),
+        qr_text: r.try_get("qr_text")?,
+        status: PassStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        revoked_at: r.try_get("revoked_at")?,
+        revoke_reason: r.try_get("revoke_reason")?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+    })
+}
+
+fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
+    let role: String = r.try_get("role")?;
+    Ok(TokenRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        checkpoint_id: get_opt_u32(r, "checkpoint_id")?.map(CheckpointId),
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_enterprise(&self, name: &str, now: UnixSeconds) -> StoreResult<Enterprise> {
+        let row =
+            sqlx::query("INSERT INTO enterprises (name, created_at) VALUES ($1, $2) RETURNING *")
+                .bind(name)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unique_to_conflict(|| {
+                    format!("an enterprise named {name:?} already exists")
+                }))?;
+        enterprise_row(&row)
+    }
+
+    async fn list_enterprises(&self) -> StoreResult<Vec<Enterprise>> {
+        let rows = sqlx::query("SELECT * FROM enterprises ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(enterprise_row).collect()
+    }
+
+    async fn get_enterprise(&self, id: EnterpriseId) -> StoreResult<Option<Enterprise>> {
+        let row = sqlx::query("SELECT * FROM enterprises WHERE id = $1")
+            .bind(i64::from(id.0))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(enterprise_row).transpose()
+    }
+
+    async fn create_checkpoint(
+        &self,
+        new: &NewCheckpoint,
+        now: UnixSeconds,
+    ) -> StoreResult<Checkpoint> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO checkpoints (name, kind, inside_zone, enterprise_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        )
+        .bind(&new.name)
+        .bind(new.kind.as_str())
+        .bind(new.inside_zone)
+        .bind(new.enterprise_id.map(|e| i64::from(e.0)))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        bump_bundle_version(&mut tx).await?;
+        tx.commit().await?;
+        checkpoint_row(&row)
+    }
+
+    async fn list_checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        let rows = sqlx::query("SELECT * FROM checkpoints ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(checkpoint_row).collect()
+    }
+
+    async fn ensure_issuer_key(&self, key: &IssuerKey, now: UnixSeconds) -> StoreResult<()> {
+        let public = passgate_shared::keys::public_key_b64(&key.public);
+        let mut tx = self.pool.begin().await?;
+        // Insert first: two instances starting together both try, one inserts.
+        let done = sqlx::query(
+            "INSERT INTO issuer_keys (id, public_key, status, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(i64::from(key.id.0))
+        .bind(&public)
+        .bind(key_status_str(key.status))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            bump_bundle_version(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        let existing: String =
+            sqlx::query_scalar("SELECT public_key FROM issuer_keys WHERE id = $1")
+                .bind(i64::from(key.id.0))
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        if existing == public {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "issuer key {} in the database differs from the key file",
+                key.id
+            )))
+        }
+    }
+
+    async fn list_issuer_keys(&self) -> StoreResult<Vec<IssuerKey>> {
+        let rows = sqlx::query("SELECT id, public_key, status FROM issuer_keys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let public: String = r.try_get("public_key")?;
+                let status: String = r.try_get("status")?;
+                let id = get_u32(r, "id")?;
+                Ok(IssuerKey {
+                    id: KeyId(u8::try_from(id).map_err(|_| corrupt("issuer key id", id))?),
+                    public: passgate_shared::keys::parse_public_key_b64(&public)
+                        .ok_or_else(|| corrupt("issuer public key", &public))?,
+                    status: parse_key_status(&status)?,
+                    not_before: None,
+                    not_after: None,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_issuer_key_status(&self, id: KeyId, status: KeyStatus) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE issuer_keys SET status = $1 WHERE id = $2")
+            .bind(key_status_str(status))
+            .bind(i64::from(id.0))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("issuer key"));
+        }
+        bump_bundle_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn next_serial(&self, area: DivisionCode) -> StoreResult<u32> {
+        // One statement, atomic on both backends: PostgreSQL's upsert locks the row, so
+        // concurrent callers (on any instance) queue on it and each sees the previous bump;
+        // SQLite has one writer at a time.
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO pass_serials (area, next) VALUES ($1, 2) \
+             ON CONFLICT (area) DO UPDATE SET next = pass_serials.next + 1 \
+             RETURNING next - 1",
+        )
+        .bind(i64::from(area.get()))
+        .fetch_one(&self.pool)
+        .await?;
+        u32::try_from(n).map_err(|_| corrupt("serial", n))
+    }
+
+    async fn insert_pass(&self, p: &PassRecord) -> StoreResult<()> {
+        let route: Vec<u32> = p.route_checkpoints.iter().map(|c| c.0).collect();
+        let route = serde_json::to_string(&route).map_err(|e| corrupt("route", e))?;
+        sqlx::query(
+            "INSERT INTO passes (number, class, plate, driver_name, driver_masked, driver_id_hash, \
+             co_driver_name, co_driver_masked, enterprise_id, origin, destination, route_checkpoints, \
+             cargo, valid_from, valid_until, max_dwell_minutes, key_id, qr_text, status, revoked_at, \
+             revoke_reason, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, $22, $23)",
+        )
+        .bind(p.number.to_string())
+        .bind(p.class.as_str())
+        .bind(&p.plate)
+        .bind(&p.driver_name)
+        .bind(&p.driver_masked)
+        .bind(&p.driver_id_hash)
+        .bind(&p.co_driver_name)
+        .bind(&p.co_driver_masked)
+        .bind(i64::from(p.enterprise_id.0))
+        .bind(p.origin.to_string())
+        .bind(p.destination.to_string())
+        .bind(route)
+        .bind(&p.cargo)
+        .bind(p.valid_from)
+        .bind(p.valid_until)
+        .bind(p.max_dwell_minutes.map(i64::from))
+        .bind(i64::from(p.key_id.0))
+        .bind(&p.qr_text)
+        .bind(p.status.as_str())
+        .bind(p.revoked_at)
+        .bind(&p.revoke_reason)
+        .bind(p.created_at)
+        .bind(&p.created_by)
+        .execute(&self.pool)
+        .await
+        .map_err(unique_to_conflict(|| {
+            format!("pass {} already exists", p.number)
+        }))?;
+        Ok(())
+    }
+
+    async fn get_pass(&self, number: PassNumber) -> StoreResult<Option<PassRecord>> {
+        let row = sqlx::query("SELECT * FROM passes WHERE number = $1")
+            .bind(number.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(pass_row).transpose()
+    }
+
+    async fn list_passes(&self, f: &PassFilter) -> StoreResult<(Vec<PassRecord>, u64)> {
+        let mut filters = String::from(" FROM passes WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        let mut push = |column: &str, value: String| {
+            args.push(value);
+            filters.push_str(&format!(" AND {column} = ${}", args.len()));
+        };
+        if let Some(c) = f.class {
+            push("class", c.as_str().to_owned());
+        }
+        if let Some(p) = &f.plate {
+            push("plate", p.clone());
+        }
+        if let Some(s) = f.status {
+            push("status", s.as_str().to_owned());
+        }
+        let count_sql = format!("SELECT COUNT(*){filters}");
+        let list_sql = format!(
+            "SELECT *{filters} ORDER BY created_at DESC, number DESC LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        let mut count_q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+        let mut list_q = sqlx::query(sqlx::AssertSqlSafe(list_sql));
+        for a in &args {
+            count_q = count_q.bind(a.clone());
+            list_q = list_q.bind(a.clone());
+        }
+        let list_q = list_q.bind(i64::from(f.limit)).bind(i64::from(f.offset));
+        let total = count_q.fetch_one(&self.pool).await?;
+        let rows = list_q.fetch_all(&self.pool).await?;
+        let passes = rows.iter().map(pass_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok((passes, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn revoke_pass(
+        &self,
+        number: PassNumber,
+        reason: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<PassRecord> {
+        let mut tx = self.pool.begin().await?;
+        // The conditional update decides: of two concurrent revokes (on any instance) only
+        // one finds the pass still active.
+        let row = sqlx::query(
+            "UPDATE passes SET status = 'revoked', revoked_at = $1, revoke_reason = $2 \
+             WHERE number = $3 AND status = 'active' RETURNING *",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(number.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM passes WHERE number = $1")
+                .bind(number.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match exists {
+                Some(_) => StoreError::Conflict(format!("pass {number} is already revoked")),
+                None => StoreError::NotFound("pass"),
+            });
+        };
+        bump_bundle_version(&mut tx).await?;
+        tx.commit().await?;
+        pass_row(&row)
+    }
+
+    async fn revoked_numbers(&self) -> StoreResult<Vec<PassNumber>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT number FROM passes WHERE status = 'revoked' ORDER BY number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|n| PassNumber::parse(n).map_err(|e| corrupt("pass number", e)))
+            .collect()
+    }
+
+    async fn bundle_version(&self) -> StoreResult<u64> {
+        let v: i64 = sqlx::query_scalar("SELECT version FROM bundle_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        u64::try_from(v).map_err(|_| corrupt("bundle version", v))
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        checkpoint_id: Option<CheckpointId>,
+        now: UnixSeconds,
+    ) -> StoreResult<TokenRecord> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (name, role, token_hash, checkpoint_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(token_hash)
+        .bind(checkpoint_id.map(|c| i64::from(c.0)))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        token_row(&row)
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row =
+            sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn ingest_scans(
+        &self,
+        records: &[ScanRecord],
+        now: UnixSeconds,
+    ) -> StoreResult<IngestOutcome> {
+        // Insert in id order: two transactions inserting overlapping batches (a retry through
+        // another instance) then wait on each other in the same order and cannot deadlock.
+        let mut sorted: Vec<&ScanRecord> = records.iter().collect();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut stored = 0u64;
+        let mut tx = self.pool.begin().await?;
+        for chunk in sorted.chunks(SCAN_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO scans (id, checkpoint_id, seq, scanned_at, day, direction, number, \
+                 class, plate, accepted, verdict, warnings, bundle_version, received_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 14;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for c in 1..=14 {
+                    if c > 1 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", b + c));
+                }
+                sql.push(')');
+            }
+            sql.push_str(" ON CONFLICT (id) DO NOTHING");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                let verdict = if r.accepted {
+                    "accepted".to_owned()
+                } else {
+                    r.reason.clone().unwrap_or_else(|| "unknown".into())
+                };
+                q = q
+                    .bind(r.id.clone())
+                    .bind(i64::from(r.checkpoint_id.0))
+                    .bind(i64::try_from(r.seq).map_err(|_| corrupt("seq", r.seq))?)
+                    .bind(r.scanned_at)
+                    .bind(local_day(r.scanned_at))
+                    .bind(r.direction.as_str())
+                    .bind(r.number.map(|n| n.to_string()))
+                    .bind(r.class.map(|c| c.as_str()))
+                    .bind(r.plate.clone())
+                    .bind(r.accepted)
+                    .bind(verdict)
+                    .bind(r.warnings.join(","))
+                    .bind(
+                        i64::try_from(r.bundle_version)
+                            .map_err(|_| corrupt("bundle_version", r.bundle_version))?,
+                    )
+                    .bind(now);
+            }
+            stored += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(IngestOutcome {
+            stored,
+            duplicates: records.len() as u64 - stored,
+        })
+    }
+
+    async fn daily_usage(&self, day: &str) -> StoreResult<Vec<UsageRow>> {
+        let rows = sqlx::query(
+            "SELECT number, class, checkpoint_id, direction, verdict, COUNT(*) AS n FROM scans \
+             WHERE day = $1 GROUP BY number, class, checkpoint_id, direction, verdict \
+             ORDER BY checkpoint_id, number NULLS FIRST, class NULLS FIRST, direction, verdict",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let number: Option<String> = r.try_get("number")?;
+                let class: Option<String> = r.try_get("class")?;
+                let direction: String = r.try_get("direction")?;
+                Ok(UsageRow {
+                    number: number
+                        .map(|n| PassNumber::parse(&n).map_err(|e| corrupt("pass number", e)))
+                        .transpose()?,
+                    class: class
+                        .map(|c| PassClass::parse(&c).ok_or_else(|| corrupt("class", &c)))
+                        .transpose()?,
+                    checkpoint_id: CheckpointId(get_u32(r, "checkpoint_id")?),
+                    direction: Direction::parse(&direction)
+                        .ok_or_else(|| corrupt("direction", &direction))?,
+                    verdict: r.try_get("verdict")?,
+                    count: get_u64(r, "n")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = $1")
+                .bind(true)
+                .fetch_all(&self.pool)
+                .await?;
+        let applied: HashSet<i64> = applied.into_iter().collect();
+        match self
+            .backend
+            .migrator()
+            .iter()
+            .find(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+        {
+            Some(m) => Err(StoreError::NotMigrated(m.version)),
+            None => Ok(()),
+        }
+    }
+
+    async fn backup_to(&self, path: &Path) -> StoreResult<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Unsupported(
+                "online backup is for SQLite; back up PostgreSQL with pg_dump",
+            ));
+        }
+        if path.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} exists; back up to a new file",
+                path.display()
+            )));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Conflict(format!("{} is not UTF-8", path.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
