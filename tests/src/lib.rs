@@ -43,11 +43,53 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database for one test: nothing for SQLite (the server makes its file in its data
+/// directory), a new PostgreSQL database (dropped at the end) for PostgreSQL.
+pub struct TestDatabase {
+    pub backend: Backend,
+    pub pg: Option<passgate_server::testing::PgTestDb>,
+}
+
+impl TestDatabase {
+    /// `Ok(None)`: skip this test (PostgreSQL without `PASSGATE_TEST_POSTGRES_URL`, outside
+    /// CI). Under `CI=true` a missing variable is an error, so the test fails.
+    pub fn new(backend: Backend, test: &str) -> Result<Option<TestDatabase>> {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let Some(admin) = passgate_server::testing::postgres_admin_url(test)? else {
+                    return Ok(None);
+                };
+                Some(passgate_server::testing::PgTestDb::create_blocking(&admin)?)
+            }
+        };
+        Ok(Some(TestDatabase { backend, pg }))
+    }
+
+    /// The server arguments that select this database (none for the SQLite default).
+    pub fn args(&self) -> Vec<String> {
+        match &self.pg {
+            Some(pg) => vec!["--database-url".into(), pg.url.clone()],
+            None => vec![],
+        }
+    }
+}
+
 /// A running `passgate-server serve` process.
 pub struct Server {
     child: Child,
     pub url: String,
     pub data_dir: PathBuf,
+    /// Data arguments (`--database-url`, `--key-dir`) given to every command run for this
+    /// server: `serve`, restarts and `token create`.
+    pub args: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -61,9 +103,11 @@ impl Server {
     pub fn restart(&mut self) -> Result<()> {
         self.kill();
         let addr = self.url.trim_start_matches("http://").to_owned();
+        let args = self.args.clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut last = None;
         for _ in 0..50 {
-            match Self::start_with(&self.data_dir, &addr, &[]) {
+            match Self::start_with(&self.data_dir, &addr, &args) {
                 Ok(s) => {
                     *self = s;
                     return Ok(());
@@ -75,6 +119,8 @@ impl Server {
         Err(last.unwrap_or_else(|| anyhow!("restart failed")))
     }
 
+    /// Start over `data_dir` listening on `listen`; `extra` are data arguments
+    /// (`--database-url URL`, `--key-dir DIR`), kept for restarts and token creation.
     pub fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> Result<Server> {
         let mut child = Command::new(binary("passgate-server")?)
             .args(["serve", "--listen", listen, "--data-dir"])
@@ -98,6 +144,7 @@ impl Server {
             child,
             url: String::new(),
             data_dir: data_dir.to_owned(),
+            args: extra.iter().map(|a| (*a).to_owned()).collect(),
             log: rx,
         };
         loop {
@@ -120,7 +167,13 @@ impl Server {
 
     /// Create an API token with the real CLI; returns the token text (its last line).
     pub fn token(&self, role: &str, name: &str, checkpoint: Option<u64>) -> Result<String> {
-        create_token(&self.data_dir, role, name, checkpoint)
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        create_token_with(&self.data_dir, &args, role, name, checkpoint)
+    }
+
+    /// The base URL's `host:port`.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     pub fn api(&self, token: &str) -> Api {
@@ -145,6 +198,17 @@ pub fn create_token(
     name: &str,
     checkpoint: Option<u64>,
 ) -> Result<String> {
+    create_token_with(data_dir, &[], role, name, checkpoint)
+}
+
+/// `passgate-server token create` with data arguments (`--database-url`, `--key-dir`).
+pub fn create_token_with(
+    data_dir: &Path,
+    args: &[&str],
+    role: &str,
+    name: &str,
+    checkpoint: Option<u64>,
+) -> Result<String> {
     let mut cmd = Command::new(binary("passgate-server")?);
     cmd.args([
         "token",
@@ -155,7 +219,8 @@ pub fn create_token(
         name,
         "--data-dir",
     ])
-    .arg(data_dir);
+    .arg(data_dir)
+    .args(args);
     if let Some(c) = checkpoint {
         cmd.args(["--checkpoint-id", &c.to_string()]);
     }

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use passgate_shared::codec::sign_to_text;
 use passgate_shared::time::local_day;
 use passgate_shared::{Minute, Validity};
-use passgate_tests::{Checkpoint, Server, now, rfc3339};
+use passgate_tests::{Backend, Checkpoint, Server, TestDatabase, now, rfc3339};
 use serde_json::{Value, json};
 
 fn pass_body(class: &str, enterprise: u64, route: &[u64]) -> Value {
@@ -36,11 +36,30 @@ fn pass_body(class: &str, enterprise: u64, route: &[u64]) -> Value {
 type UsageKey = (Option<String>, Option<String>, u64, String, String);
 
 #[test]
-fn issue_print_scan_offline_revoke_sync_count() {
+fn issue_print_scan_offline_revoke_sync_count_sqlite() {
+    full_loop(Backend::Sqlite, "full loop on SQLite");
+}
+
+/// The same loop on PostgreSQL (a fresh database); required under `CI=true`.
+#[test]
+fn issue_print_scan_offline_revoke_sync_count_postgres() {
+    full_loop(Backend::Postgres, "full loop on PostgreSQL");
+}
+
+fn full_loop(backend: Backend, test: &str) {
+    let Some(db) = TestDatabase::new(backend, test).unwrap() else {
+        return;
+    };
     let started = now();
     let server_dir = tempfile::tempdir().unwrap();
     let gate_dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(server_dir.path()).unwrap();
+    let args = db.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start_with(server_dir.path(), "127.0.0.1:0", &args).unwrap();
+    if backend == Backend::Postgres {
+        // The SQLite default file is not made: the data really is in PostgreSQL.
+        assert!(!server_dir.path().join("passgate.db").exists());
+    }
     let ops = server.api(&server.token("ops", "e2e ops", None).unwrap());
     let transport = server.api(&server.token("transport", "e2e transport", None).unwrap());
 
