@@ -3,19 +3,43 @@
 //! result the binary turns into an exit status. Nothing here exits the process.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use passgate_shared::record::DeviceId;
+use passgate_shared::rules::overstay_minutes;
 use passgate_shared::sync::{DailyUsage, Direction};
 use passgate_shared::time::{local_day, local_day_range};
 use passgate_shared::{CheckpointId, Lang, UnixSeconds};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::error::{CheckpointError, Result};
 use crate::output::{self, local_minute, rfc3339};
-use crate::scan::{self, Gate, ScanOutcome};
-use crate::store::Store;
+use crate::scan::{self, Gate, OverrideRequest, ScanMeta, ScanOutcome};
+use crate::store::{InsideEntry, Store};
+use crate::trust::{self, HeldBundle};
 use crate::{qr, sync};
+
+/// Where the gate's clock comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// The system clock (production).
+    #[default]
+    System,
+    /// A fixed time: the binary's testing and drill knob
+    /// `PASSGATE_CHECKPOINT_FAKE_NOW=unix_seconds`.
+    Fixed(UnixSeconds),
+}
+
+impl Clock {
+    /// The gate clock now.
+    pub fn now(self) -> UnixSeconds {
+        match self {
+            Clock::System => chrono::Utc::now().timestamp(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
 
 /// Options every command takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +48,31 @@ pub struct Common {
     pub lang: Lang,
     /// One JSON object per line on stdout instead of text for people.
     pub json: bool,
-    /// Colour the verdict headline (for a terminal; never with `json`).
+    /// Colour the verdict headline and loud warnings (for a terminal; never with `json`).
     pub color: bool,
+    pub clock: Clock,
 }
 
 impl Common {
-    /// Options with colour off.
+    /// Options with colour off and the system clock.
     pub fn new(data_dir: impl Into<PathBuf>, lang: Lang, json: bool) -> Common {
         Common {
             data_dir: data_dir.into(),
             lang,
             json,
             color: false,
+            clock: Clock::System,
         }
+    }
+
+    /// The same options with another clock.
+    pub fn with_clock(mut self, clock: Clock) -> Common {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> UnixSeconds {
+        self.clock.now()
     }
 }
 
@@ -49,9 +85,9 @@ pub enum VerifyInput {
     Image(PathBuf),
 }
 
-/// The gate clock.
+/// The system clock.
 pub fn now_unix() -> UnixSeconds {
-    chrono::Utc::now().timestamp()
+    Clock::System.now()
 }
 
 fn write_line(out: &mut dyn Write, text: &str) -> Result<()> {
@@ -69,36 +105,52 @@ fn show(out: &mut dyn Write, common: &Common, outcome: &ScanOutcome, gate: &Gate
     } else {
         write_line(
             out,
-            &output::render_human(outcome, common.lang, Some(&gate.bundle)),
+            &output::render_human(outcome, common.lang, Some(gate.bundle()), common.color),
         )
     }
 }
 
-/// `init`: fetch the bundle, check the checkpoint id, store everything, print a summary.
-pub async fn init(
+async fn with_store<T>(
+    dir: &Path,
+    f: impl AsyncFnOnce(&Store) -> Result<T>,
+) -> Result<T> {
+    let store = Store::open(dir).await?;
+    let result = f(&store).await;
+    store.close().await;
+    result
+}
+
+/// `enroll`: make the device key, register it with the one-time code, fetch and verify the
+/// first bundle, store everything, print a summary.
+pub async fn enroll(
     common: &Common,
     server: &str,
-    token: &str,
-    checkpoint_id: CheckpointId,
+    code: &str,
+    name: Option<&str>,
     out: &mut dyn Write,
-) -> Result<sync::InitSummary> {
-    let s = sync::init(&common.data_dir, server, token, checkpoint_id).await?;
+) -> Result<sync::EnrollSummary> {
+    let client = sync::SyncClient::new(server)?;
+    let s = sync::enroll(&common.data_dir, &client, code, name, common.now()).await?;
+    let cp = s.bundle.checkpoint(s.checkpoint_id);
+    let inside = cp.is_some_and(|c| c.inside_zone);
     let text = if common.json {
         json!({
-            "checkpoint_id": s.checkpoint.id.0,
-            "checkpoint_name": s.checkpoint.name,
-            "inside_zone": s.checkpoint.inside_zone,
-            "enterprise_id": s.checkpoint.enterprise_id.map(|e| e.0),
+            "device_id": s.device_id.0,
+            "checkpoint_id": s.checkpoint_id.0,
+            "checkpoint_name": s.checkpoint_name,
+            "inside_zone": inside,
+            "enterprise_id": cp.and_then(|c| c.enterprise_id).map(|e| e.0),
             "server_url": s.server_url,
-            "bundle_version": s.bundle_version,
-            "bundle_generated_at": rfc3339(s.bundle_generated_at),
-            "keys": s.keys,
-            "revoked": s.revoked,
+            "public_key": s.public_key,
+            "bundle_version": s.bundle.version,
+            "bundle_generated_at": rfc3339(s.bundle.generated_at),
+            "keys": s.bundle.keys.len(),
+            "revoked": s.bundle.revoked.len(),
             "data_dir": common.data_dir.display().to_string(),
         })
         .to_string()
     } else {
-        let zone = |inside: bool| match (common.lang, inside) {
+        let zone = match (common.lang, inside) {
             (Lang::Zh, true) => "区内",
             (Lang::Zh, false) => "区外",
             (Lang::En, true) => "inside the zone",
@@ -106,27 +158,31 @@ pub async fn init(
         };
         match common.lang {
             Lang::Zh => format!(
-                "初始化完成：查验点 {} {}（{}）\n服务器：{}\n信任数据版本：{}（生成于 {}），签发密钥 {} 个，吊销通行证 {} 张\n数据目录：{}",
-                s.checkpoint.id,
-                s.checkpoint.name,
-                zone(s.checkpoint.inside_zone),
+                "注册完成：设备 {}，查验点 {} {}（{}）\n服务器：{}\n信任数据版本：{}（生成于 {}），签发密钥 {} 个，吊销通行证 {} 张\n设备公钥：{}\n数据目录：{}",
+                s.device_id,
+                s.checkpoint_id,
+                s.checkpoint_name,
+                zone,
                 s.server_url,
-                s.bundle_version,
-                local_minute(s.bundle_generated_at),
-                s.keys,
-                s.revoked,
+                s.bundle.version,
+                local_minute(s.bundle.generated_at),
+                s.bundle.keys.len(),
+                s.bundle.revoked.len(),
+                s.public_key,
                 common.data_dir.display()
             ),
             Lang::En => format!(
-                "Initialised: checkpoint {} {} ({})\nServer: {}\nBundle version {} (made {}), {} issuer keys, {} revoked passes\nData directory: {}",
-                s.checkpoint.id,
-                s.checkpoint.name,
-                zone(s.checkpoint.inside_zone),
+                "Enrolled: device {}, checkpoint {} {} ({})\nServer: {}\nBundle version {} (made {}), {} issuer keys, {} revoked passes\nDevice public key: {}\nData directory: {}",
+                s.device_id,
+                s.checkpoint_id,
+                s.checkpoint_name,
+                zone,
                 s.server_url,
-                s.bundle_version,
-                local_minute(s.bundle_generated_at),
-                s.keys,
-                s.revoked,
+                s.bundle.version,
+                local_minute(s.bundle.generated_at),
+                s.bundle.keys.len(),
+                s.bundle.revoked.len(),
+                s.public_key,
                 common.data_dir.display()
             ),
         }
@@ -135,35 +191,26 @@ pub async fn init(
     Ok(s)
 }
 
-/// `verify`: decide on one pass offline, record it, then print the verdict. An image
-/// without a readable QR code is [`CheckpointError::NoQrFound`] and records nothing.
+/// `verify`: decide on one pass offline, record it (committed), then print the verdict. An
+/// image without a readable QR code is [`CheckpointError::NoQrFound`] and records nothing.
 pub async fn verify(
     common: &Common,
     input: &VerifyInput,
     direction: Direction,
+    meta: &ScanMeta,
     out: &mut dyn Write,
 ) -> Result<ScanOutcome> {
-    let store = Store::open(&common.data_dir).await?;
-    let result = verify_in(&store, common, input, direction, out).await;
-    store.close().await;
-    result
-}
-
-async fn verify_in(
-    store: &Store,
-    common: &Common,
-    input: &VerifyInput,
-    direction: Direction,
-    out: &mut dyn Write,
-) -> Result<ScanOutcome> {
-    let gate = Gate::load(store).await?;
-    let text = match input {
-        VerifyInput::Text(t) => t.clone(),
-        VerifyInput::Image(path) => qr::decode_file(path)?,
-    };
-    let outcome = scan::scan(store, &gate, &text, direction, now_unix()).await?;
-    show(out, common, &outcome, &gate)?;
-    Ok(outcome)
+    with_store(&common.data_dir, async |store| {
+        let gate = Gate::load(store).await?;
+        let text = match input {
+            VerifyInput::Text(t) => t.clone(),
+            VerifyInput::Image(path) => qr::decode_file(path)?,
+        };
+        let outcome = scan::scan(store, &gate, &text, direction, meta, common.now()).await?;
+        show(out, common, &outcome, &gate)?;
+        Ok(outcome)
+    })
+    .await
 }
 
 /// Totals of a `scan` session.
@@ -179,64 +226,80 @@ pub struct ScanSession {
 pub async fn scan_lines<R: AsyncBufRead + Unpin>(
     common: &Common,
     direction: Direction,
+    meta: &ScanMeta,
     mut input: R,
     out: &mut dyn Write,
 ) -> Result<ScanSession> {
-    let store = Store::open(&common.data_dir).await?;
-    let result =
-        async {
-            let mut gate = Gate::load(&store).await?;
-            let mut session = ScanSession::default();
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                let n = input.read_until(b'\n', &mut buf).await.map_err(|source| {
-                    CheckpointError::Io {
-                        context: "cannot read the scanner input".into(),
-                        source,
-                    }
+    with_store(&common.data_dir, async |store| {
+        let mut gate = Gate::load(store).await?;
+        let mut session = ScanSession::default();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .await
+                .map_err(|source| CheckpointError::Io {
+                    context: "cannot read the scanner input".into(),
+                    source,
                 })?;
-                if n == 0 {
-                    return Ok(session);
-                }
-                let line = String::from_utf8_lossy(&buf);
-                let line = line.trim();
-                if line.is_empty() {
-                    continue;
-                }
-                gate.refresh(&store).await?;
-                let outcome = scan::scan(&store, &gate, line, direction, now_unix()).await?;
-                if outcome.accepted() {
-                    session.accepted += 1;
-                } else {
-                    session.rejected += 1;
-                }
-                show(out, common, &outcome, &gate)?;
-                if !common.json {
-                    write_line(out, "")?;
-                }
+            if n == 0 {
+                return Ok(session);
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            gate.refresh(store).await?;
+            let outcome = scan::scan(store, &gate, line, direction, meta, common.now()).await?;
+            if outcome.accepted() {
+                session.accepted += 1;
+            } else {
+                session.rejected += 1;
+            }
+            show(out, common, &outcome, &gate)?;
+            if !common.json {
+                write_line(out, "")?;
             }
         }
-        .await;
-    store.close().await;
-    result
+    })
+    .await
+}
+
+/// `override`: a supervisor turns a rejected record into accepted-with-override (a new
+/// record, committed before it is printed).
+pub async fn override_scan(
+    common: &Common,
+    request: &OverrideRequest,
+    out: &mut dyn Write,
+) -> Result<ScanOutcome> {
+    with_store(&common.data_dir, async |store| {
+        let gate = Gate::load(store).await?;
+        let outcome = scan::override_scan(store, &gate, request, common.now()).await?;
+        show(out, common, &outcome, &gate)?;
+        Ok(outcome)
+    })
+    .await
 }
 
 /// `sync`: upload unsent records, then refresh the bundle.
 pub async fn sync(common: &Common, out: &mut dyn Write) -> Result<sync::SyncSummary> {
-    let store = Store::open(&common.data_dir).await?;
-    let result = sync::sync(&store, now_unix()).await;
-    store.close().await;
-    let s = result?;
+    let s = with_store(&common.data_dir, async |store| {
+        sync::sync(store, common.now()).await
+    })
+    .await?;
     let text = if common.json {
         json!({
             "uploaded": s.uploaded,
             "stored": s.stored,
             "duplicates": s.duplicates,
             "batches": s.batches,
+            "last_seq": s.last_seq,
             "bundle_version": s.bundle_version,
             "previous_bundle_version": s.previous_bundle_version,
-            "bundle_updated": s.previous_bundle_version != Some(s.bundle_version),
+            "bundle_updated": s.bundle_updated,
+            "snapshot": s.snapshot,
         })
         .to_string()
     } else {
@@ -255,106 +318,266 @@ pub async fn sync(common: &Common, out: &mut dyn Write) -> Result<sync::SyncSumm
     Ok(s)
 }
 
-/// What `status` reports.
+/// A load-unload-leave truck inside, as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsideStatus {
+    pub entry: InsideEntry,
+    pub inside_minutes: i64,
+    /// Minutes past the dwell limit (`rules::overstay_minutes`); `None`: not overstayed.
+    pub overstay_minutes: Option<u32>,
+}
+
+/// What `status` reports.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Status {
+    pub device_id: DeviceId,
     pub checkpoint_id: CheckpointId,
-    pub checkpoint_name: Option<String>,
+    pub checkpoint_name: String,
     pub server_url: String,
-    pub bundle_version: u64,
-    pub bundle_generated_at: UnixSeconds,
-    pub bundle_age_seconds: i64,
+    /// The held bundle, or why there is none usable.
+    pub bundle: std::result::Result<HeldBundle, String>,
+    pub bundle_age_seconds: Option<i64>,
     pub stale: bool,
     pub scans: u64,
     pub unsent: u64,
     pub last_sync_at: Option<UnixSeconds>,
+    /// The latest of the bundle's time and the latest scan time.
+    pub time_floor: UnixSeconds,
+    /// The gate clock when the status was read.
+    pub now: UnixSeconds,
+    /// The clock is behind the time floor by more than the clock tolerance.
+    pub clock_behind: bool,
+    pub inside: Vec<InsideStatus>,
 }
 
-/// Read the device's status from the store at `now`.
+/// Read the device's status from the store at gate clock `now`.
 pub async fn read_status(store: &Store, now: UnixSeconds) -> Result<Status> {
     let config = store.require_config().await?;
-    let bundle = store.require_bundle().await?;
+    let bundle = match trust::load(store).await {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err("no bundle stored".to_owned()),
+        Err(CheckpointError::NoUsableBundle(why)) => Err(why),
+        Err(e) => return Err(e),
+    };
     let counts = store.counts().await?;
+    let last_scan = store.latest_scanned_at().await?;
+    let b = bundle.as_ref().ok().map(|h| &h.bundle);
+    let time_floor = last_scan
+        .into_iter()
+        .chain(b.map(|b| b.generated_at))
+        .max()
+        .unwrap_or(now);
+    let tolerance = b.map_or(0, |b| i64::from(b.policy.clock_tolerance_minutes) * 60);
+    let effective = now.max(time_floor);
+    let default_dwell = b.map(|b| b.policy.default_max_dwell_minutes);
+    let inside = store
+        .inside_now(config.checkpoint_id)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            let limit = entry.max_dwell_minutes.or(default_dwell);
+            InsideStatus {
+                inside_minutes: (effective - entry.entered_at).max(0) / 60,
+                overstay_minutes: limit
+                    .and_then(|m| overstay_minutes(entry.entered_at, m, effective)),
+                entry,
+            }
+        })
+        .collect();
     Ok(Status {
+        device_id: config.device_id,
         checkpoint_id: config.checkpoint_id,
-        checkpoint_name: bundle
-            .checkpoint(config.checkpoint_id)
-            .map(|c| c.name.clone()),
+        checkpoint_name: b
+            .and_then(|b| b.checkpoint(config.checkpoint_id))
+            .map_or_else(|| config.checkpoint_name.clone(), |c| c.name.clone()),
         server_url: config.server_url,
-        bundle_version: bundle.version,
-        bundle_generated_at: bundle.generated_at,
-        bundle_age_seconds: bundle.age(now),
-        stale: bundle.is_stale(now),
+        bundle_age_seconds: b.map(|b| b.age(effective)),
+        stale: b.is_none_or(|b| b.is_stale(effective)),
+        bundle,
         scans: counts.total,
         unsent: counts.unsent,
         last_sync_at: config.last_sync_at,
+        time_floor,
+        now,
+        clock_behind: time_floor - now > tolerance,
+        inside,
     })
 }
 
-/// `status`: who this device is, how old its trust data is, what is waiting to upload.
-pub async fn status(common: &Common, out: &mut dyn Write) -> Result<Status> {
-    let store = Store::open(&common.data_dir).await?;
-    let result = read_status(&store, now_unix()).await;
-    store.close().await;
-    let s = result?;
-    let lang = common.lang;
-    let text = if common.json {
-        json!({
-            "checkpoint_id": s.checkpoint_id.0,
-            "checkpoint_name": s.checkpoint_name,
-            "server_url": s.server_url,
-            "bundle_version": s.bundle_version,
-            "bundle_generated_at": rfc3339(s.bundle_generated_at),
-            "bundle_age_seconds": s.bundle_age_seconds,
-            "stale": s.stale,
-            "scans": s.scans,
-            "unsent": s.unsent,
-            "last_sync_at": s.last_sync_at.map(rfc3339),
-        })
-        .to_string()
-    } else {
-        let name = s
-            .checkpoint_name
-            .clone()
-            .unwrap_or_else(|| lang.pick("（未知）", "(unknown)").into());
-        let never = lang.pick("从未同步", "never");
-        let last = s
-            .last_sync_at
-            .map_or_else(|| never.to_owned(), local_minute);
-        let age = output::human_duration(s.bundle_age_seconds, lang);
-        let stale = match (lang, s.stale) {
-            (Lang::Zh, true) => "（已过期，请立即同步）",
-            (Lang::En, true) => " (STALE: sync now)",
-            _ => "",
-        };
-        match lang {
+fn status_json(s: &Status) -> Value {
+    let held = s.bundle.as_ref().ok();
+    json!({
+        "device_id": s.device_id.0,
+        "checkpoint_id": s.checkpoint_id.0,
+        "checkpoint_name": s.checkpoint_name,
+        "server_url": s.server_url,
+        "bundle_version": held.map(|h| h.bundle.version),
+        "bundle_generated_at": held.map(|h| rfc3339(h.bundle.generated_at)),
+        "bundle_age_seconds": s.bundle_age_seconds,
+        "stale": s.stale,
+        "bundle_error": s.bundle.as_ref().err(),
+        "bundle_fallback": held.and_then(|h| h.fallback.as_ref()).map(|f| json!({
+            "damaged_version": f.damaged_version,
+            "why": f.why,
+        })),
+        "scans": s.scans,
+        "unsent": s.unsent,
+        "last_sync_at": s.last_sync_at.map(rfc3339),
+        "time_floor": rfc3339(s.time_floor),
+        "now": rfc3339(s.now),
+        "clock_behind": s.clock_behind,
+        "clock_behind_seconds": (s.time_floor - s.now).max(0),
+        "inside": s.inside.iter().map(|i| json!({
+            "seq": i.entry.seq,
+            "number": i.entry.number.to_string(),
+            "plate": i.entry.plate,
+            "entered_at": rfc3339(i.entry.entered_at),
+            "inside_minutes": i.inside_minutes,
+            "max_dwell_minutes": i.entry.max_dwell_minutes,
+            "overstay_minutes": i.overstay_minutes,
+            "overstayed": i.overstay_minutes.is_some(),
+        })).collect::<Vec<_>>(),
+        "overstays": s.inside.iter().filter(|i| i.overstay_minutes.is_some()).count(),
+    })
+}
+
+fn status_text(s: &Status, lang: Lang, color: bool) -> String {
+    let loud = |t: String| {
+        if color {
+            format!("\x1b[1;97;41m ⚠⚠ {t} ⚠⚠ \x1b[0m")
+        } else {
+            format!("⚠⚠ {t} ⚠⚠")
+        }
+    };
+    let mut lines = Vec::new();
+    let never = lang.pick("从未同步", "never");
+    let last = s
+        .last_sync_at
+        .map_or_else(|| never.to_owned(), local_minute);
+    lines.push(match lang {
+        Lang::Zh => format!(
+            "设备：{}\n查验点：{} {}\n服务器：{}",
+            s.device_id, s.checkpoint_id, s.checkpoint_name, s.server_url
+        ),
+        Lang::En => format!(
+            "Device: {}\nCheckpoint: {} {}\nServer: {}",
+            s.device_id, s.checkpoint_id, s.checkpoint_name, s.server_url
+        ),
+    });
+    match &s.bundle {
+        Ok(h) => {
+            let age = output::human_duration(s.bundle_age_seconds.unwrap_or(0), lang);
+            lines.push(match lang {
+                Lang::Zh => format!(
+                    "信任数据：版本 {}，生成于 {}，已 {}",
+                    h.bundle.version,
+                    local_minute(h.bundle.generated_at),
+                    age
+                ),
+                Lang::En => format!(
+                    "Trust bundle: version {}, made {}, {} old",
+                    h.bundle.version,
+                    local_minute(h.bundle.generated_at),
+                    age
+                ),
+            });
+            if s.stale {
+                lines.push(loud(
+                    lang.pick(
+                        "信任数据已过期，吊销名单可能不全，请立即同步",
+                        "STALE trust bundle: revocations may be missing, sync now",
+                    )
+                    .to_owned(),
+                ));
+            }
+            if let Some(f) = &h.fallback {
+                lines.push(loud(output::fallback_message(f, h.bundle.version, lang)));
+            }
+        }
+        Err(why) => lines.push(loud(match lang {
+            Lang::Zh => format!("没有可用的信任数据（{why}），请立即同步"),
+            Lang::En => format!("NO usable trust bundle ({why}): sync now"),
+        })),
+    }
+    lines.push(match lang {
+        Lang::Zh => format!(
+            "扫描记录：{} 条，未上传 {} 条\n上次同步：{}\n时间下限：{}（本机时钟 {}）",
+            s.scans,
+            s.unsent,
+            last,
+            local_minute(s.time_floor),
+            local_minute(s.now)
+        ),
+        Lang::En => format!(
+            "Scans: {} stored, {} not uploaded\nLast sync: {}\nTime floor: {} (gate clock {})",
+            s.scans,
+            s.unsent,
+            last,
+            local_minute(s.time_floor),
+            local_minute(s.now)
+        ),
+    });
+    if s.clock_behind {
+        let minutes = (s.time_floor - s.now) / 60;
+        lines.push(loud(match lang {
+            Lang::Zh => format!("本机时钟比已知时间慢 {minutes} 分钟，可能被回拨，请校准时钟"),
+            Lang::En => format!(
+                "the gate clock is {minutes} minutes behind the latest known time (set back?); fix the clock"
+            ),
+        }));
+    }
+    lines.push(match (lang, s.inside.len()) {
+        (Lang::Zh, 0) => "厂内车辆（即装即卸即走）：无".to_owned(),
+        (Lang::En, 0) => "Inside now (load-unload-leave): none".to_owned(),
+        (Lang::Zh, n) => format!("厂内车辆（即装即卸即走）：{n} 辆"),
+        (Lang::En, n) => format!("Inside now (load-unload-leave): {n}"),
+    });
+    for i in &s.inside {
+        let plate = i.entry.plate.clone().unwrap_or_else(|| "-".into());
+        let limit = i
+            .entry
+            .max_dwell_minutes
+            .map_or_else(|| "-".to_owned(), |m| m.to_string());
+        let line = match lang {
             Lang::Zh => format!(
-                "查验点：{} {}\n服务器：{}\n信任数据：版本 {}，生成于 {}，已 {}{}\n扫描记录：{} 条，未上传 {} 条\n上次同步：{}",
-                s.checkpoint_id,
-                name,
-                s.server_url,
-                s.bundle_version,
-                local_minute(s.bundle_generated_at),
-                age,
-                stale,
-                s.scans,
-                s.unsent,
-                last
+                "  {} {} 进入 {}，已停留 {} 分钟，限 {} 分钟",
+                i.entry.number,
+                plate,
+                local_minute(i.entry.entered_at),
+                i.inside_minutes,
+                limit
             ),
             Lang::En => format!(
-                "Checkpoint: {} {}\nServer: {}\nTrust bundle: version {}, made {}, {} old{}\nScans: {} stored, {} not uploaded\nLast sync: {}",
-                s.checkpoint_id,
-                name,
-                s.server_url,
-                s.bundle_version,
-                local_minute(s.bundle_generated_at),
-                age,
-                stale,
-                s.scans,
-                s.unsent,
-                last
+                "  {} {} entered {}, inside {} min, limit {} min",
+                i.entry.number,
+                plate,
+                local_minute(i.entry.entered_at),
+                i.inside_minutes,
+                limit
             ),
+        };
+        match i.overstay_minutes {
+            Some(over) => lines.push(loud(match lang {
+                Lang::Zh => format!("{} —— 滞留超时 {over} 分钟", line.trim_start()),
+                Lang::En => format!("{} — OVERSTAY by {over} min", line.trim_start()),
+            })),
+            None => lines.push(line),
         }
+    }
+    lines.join("\n")
+}
+
+/// `status`: who this device is, its trust data, its clock, what is waiting to upload and
+/// which load-unload-leave trucks are inside (overstays highlighted).
+pub async fn status(common: &Common, out: &mut dyn Write) -> Result<Status> {
+    let s = with_store(&common.data_dir, async |store| {
+        read_status(store, common.now()).await
+    })
+    .await?;
+    let text = if common.json {
+        status_json(&s).to_string()
+    } else {
+        status_text(&s, common.lang, common.color)
     };
     write_line(out, &text)?;
     Ok(s)
@@ -378,10 +601,7 @@ pub async fn daily_usage(store: &Store, day: &str) -> Result<DailyUsage> {
 
 /// `report`: the day's scans grouped by pass number, class, direction and verdict.
 pub async fn report(common: &Common, day: &str, out: &mut dyn Write) -> Result<DailyUsage> {
-    let store = Store::open(&common.data_dir).await?;
-    let result = daily_usage(&store, day).await;
-    store.close().await;
-    let usage = result?;
+    let usage = with_store(&common.data_dir, async |store| daily_usage(store, day).await).await?;
     let lang = common.lang;
     if common.json {
         let text = serde_json::to_string(&usage)
@@ -405,7 +625,8 @@ pub async fn report(common: &Common, day: &str, out: &mut dyn Write) -> Result<D
         };
         lines.push(format!(
             "{number}  {class}  {dir}  {}  {}",
-            r.verdict, r.count
+            output::verdict_label(&r.verdict, lang),
+            r.count
         ));
     }
     write_line(out, &lines.join("\n"))?;

@@ -4,17 +4,66 @@
 use std::path::PathBuf;
 
 use passgate_shared::CheckpointId;
+use passgate_shared::bundle_file::BundleError;
+use passgate_shared::record::DeviceId;
 use thiserror::Error;
+
+/// Why the server refused an enrolment code (`POST /api/v1/devices/enroll`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeProblem {
+    /// 404 `code_unknown`: no such code (mistyped?).
+    Unknown,
+    /// 409 `code_used`: the code enrolled another device already.
+    Used,
+    /// 410 `code_expired`: the code is past its lifetime.
+    Expired,
+}
+
+impl CodeProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            CodeProblem::Unknown => "code_unknown",
+            CodeProblem::Used => "code_used",
+            CodeProblem::Expired => "code_expired",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            CodeProblem::Unknown => "the enrolment code is not known to the server (mistyped?)",
+            CodeProblem::Used => "the enrolment code has already been used",
+            CodeProblem::Expired => "the enrolment code has expired",
+        }
+    }
+
+    fn describe_zh(self) -> &'static str {
+        match self {
+            CodeProblem::Unknown => "注册码无效",
+            CodeProblem::Used => "注册码已被使用",
+            CodeProblem::Expired => "注册码已过期",
+        }
+    }
+}
 
 /// Everything that can stop a checkpoint command. A refused pass is *not* an error: it is a
 /// verdict. Errors are about the program, its data, the network or the input file.
 #[derive(Debug, Error)]
 pub enum CheckpointError {
-    /// There is no local database yet, or it holds no configuration / bundle.
+    /// There is no local database yet, or it holds no enrolment.
     #[error(
-        "this checkpoint is not initialised (no configuration in {dir}); run `passgate-checkpoint init --server URL --token TOKEN --checkpoint-id ID` first / 本机尚未初始化，请先运行 passgate-checkpoint init"
+        "this checkpoint is not enrolled (no configuration in {dir}); run `passgate-checkpoint enroll --server URL --code CODE` with a code from the operations bureau first / 本机尚未注册，请先运行 passgate-checkpoint enroll"
     )]
-    NotInitialised { dir: PathBuf },
+    NotEnrolled { dir: PathBuf },
+
+    /// `enroll` on a data directory that already holds an enrolment.
+    #[error(
+        "{dir} already holds the enrolment of device {device_id} at checkpoint {checkpoint_id}; its scan log stays there. To enrol this machine again, use a new --data-dir / 该数据目录已注册，如需重新注册请使用新的数据目录"
+    )]
+    AlreadyEnrolled {
+        dir: PathBuf,
+        device_id: DeviceId,
+        checkpoint_id: CheckpointId,
+    },
 
     /// The local SQLite database failed.
     #[error(
@@ -42,15 +91,54 @@ pub enum CheckpointError {
 
     /// Stored data could not be read back (damaged database or incompatible version).
     #[error(
-        "stored data is damaged: {0}; run `passgate-checkpoint sync` (or `init` again) to fetch fresh trust data"
+        "stored data is damaged: {0}; keep the data directory for the operations bureau and run `passgate-checkpoint status` / 本机存储数据损坏"
     )]
     CorruptData(String),
+
+    /// Every stored bundle file failed to verify, so the gate has nothing to decide with.
+    #[error(
+        "the stored trust bundle is damaged ({0}) and no earlier good copy is left; run `passgate-checkpoint sync` to fetch a fresh one / 本机信任数据已损坏且无可用备份，请立即同步"
+    )]
+    NoUsableBundle(String),
+
+    /// The device key file is missing, unreadable, malformed or readable by others.
+    #[error("device key {path}: {why} / 设备密钥文件异常")]
+    DeviceKey { path: PathBuf, why: String },
 
     /// The server answered with an error status.
     #[error("the server refused the request: HTTP {status} {code}: {message}{}", http_hint(*status))]
     Http {
         status: u16,
         code: String,
+        message: String,
+    },
+
+    /// The server refused the enrolment code.
+    #[error(
+        "enrolment refused: {} ({}{}); ask the operations bureau for a new enrolment code / {}，请向运行局重新申请注册码",
+        problem.describe(),
+        problem.code(),
+        if message.is_empty() { String::new() } else { format!(": {message}") },
+        problem.describe_zh()
+    )]
+    EnrolmentCode {
+        problem: CodeProblem,
+        message: String,
+    },
+
+    /// The server says this device was revoked: its uploads are refused.
+    #[error(
+        "this device has been revoked by the operations bureau: {message}; its scans stay stored here. Ask the operations bureau to enrol a replacement device / 本设备已被运行局停用，扫描记录仍保存在本机"
+    )]
+    DeviceRevoked { message: String },
+
+    /// The server refused an upload batch whole (signature, chain or sequence check).
+    #[error(
+        "the server refused the upload batch (seq {first}–{last}): {message}; nothing was marked uploaded. Keep the data directory and report this to the operations bureau / 服务器拒收上传批次，记录仍保存在本机"
+    )]
+    BatchRefused {
+        first: u64,
+        last: u64,
         message: String,
     },
 
@@ -66,7 +154,7 @@ pub enum CheckpointError {
     )]
     Protocol(String),
 
-    /// The server URL given to `init` is unusable.
+    /// The server URL given to `enroll` is unusable.
     #[error("invalid server URL {url:?}: {why}")]
     InvalidServerUrl { url: String, why: String },
 
@@ -80,29 +168,37 @@ pub enum CheckpointError {
     )]
     NoQrFound { path: PathBuf },
 
+    /// A bundle file from the server failed its checks (signature, key, format, delta).
+    #[error(
+        "refusing the trust bundle from the server: {0}; the held bundle is kept. Ask the operations bureau to check the server / 服务器下发的信任数据未通过校验，已拒绝，继续使用本机现有数据"
+    )]
+    BundleRefused(BundleError),
+
     /// The server offered an older bundle than the one held: refused.
     #[error(
         "refusing a rolled-back bundle: the server offered version {offered} but this gate holds version {held}; the held bundle is kept. Ask the operations bureau to check the server / 服务器下发的信任数据版本较旧（回退），已拒绝"
     )]
     BundleRollback { held: u64, offered: u64 },
 
-    /// The checkpoint id is not in the server's checkpoint directory.
+    /// The checkpoint is not in the bundle's checkpoint directory.
     #[error(
-        "checkpoint {0} is not known to the server; check the id with the operations bureau / 服务器上没有编号为 {0} 的查验点，请与运行局核对"
+        "checkpoint {0} is not in the trust bundle's checkpoint directory; the bundle was not used. Check the checkpoint with the operations bureau / 信任数据中没有编号为 {0} 的查验点，请与运行局核对"
     )]
     UnknownCheckpoint(CheckpointId),
 
-    /// Re-initialising to another checkpoint would strand scans not uploaded yet.
-    #[error(
-        "{unsent} scans of checkpoint {held} are not uploaded yet; run `passgate-checkpoint sync` before initialising this device as checkpoint {wanted}"
-    )]
-    UnsentScans {
-        unsent: u64,
-        held: CheckpointId,
-        wanted: CheckpointId,
+    /// No scan record with this sequence number.
+    #[error("there is no scan record #{0} on this device / 本机没有第 {0} 条记录")]
+    NoSuchRecord(u64),
+
+    /// The record cannot be overridden (accepted already, or overridden already).
+    #[error("record #{seq} cannot be overridden: {why} / 第 {seq} 条记录不能特批：{why_zh}")]
+    NotOverridable {
+        seq: u64,
+        why: &'static str,
+        why_zh: &'static str,
     },
 
-    /// The operating system could not provide randomness for a record id.
+    /// The operating system could not provide randomness (record id or device key).
     #[error("the operating system's random source failed: {0}")]
     Random(String),
 
@@ -113,7 +209,9 @@ pub enum CheckpointError {
 
 fn http_hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => " (check the device token given to `init`)",
+        401 | 403 => {
+            " (the device token was refused: was this device revoked or replaced? ask the operations bureau)"
+        }
         404 => " (check the server URL)",
         _ => "",
     }
@@ -128,32 +226,44 @@ impl CheckpointError {
     /// A stable machine-readable code, used in `--json` error output.
     pub fn code(&self) -> &'static str {
         match self {
-            CheckpointError::NotInitialised { .. } => "not_initialised",
+            CheckpointError::NotEnrolled { .. } => "not_enrolled",
+            CheckpointError::AlreadyEnrolled { .. } => "already_enrolled",
             CheckpointError::Database { .. } => "database",
             CheckpointError::Migration(_) => "migration",
             CheckpointError::Io { .. } => "io",
             CheckpointError::CorruptData(_) => "corrupt_data",
+            CheckpointError::NoUsableBundle(_) => "no_usable_bundle",
+            CheckpointError::DeviceKey { .. } => "device_key",
             CheckpointError::Http { .. } => "http",
+            CheckpointError::EnrolmentCode { problem, .. } => problem.code(),
+            CheckpointError::DeviceRevoked { .. } => "device_revoked",
+            CheckpointError::BatchRefused { .. } => "batch_refused",
             CheckpointError::Network(_) => "network",
             CheckpointError::Protocol(_) => "protocol",
             CheckpointError::InvalidServerUrl { .. } => "invalid_server_url",
             CheckpointError::Image { .. } => "image",
             CheckpointError::NoQrFound { .. } => "no_qr_found",
+            CheckpointError::BundleRefused(_) => "bundle_refused",
             CheckpointError::BundleRollback { .. } => "bundle_rollback",
             CheckpointError::UnknownCheckpoint(_) => "unknown_checkpoint",
-            CheckpointError::UnsentScans { .. } => "unsent_scans",
+            CheckpointError::NoSuchRecord(_) => "no_such_record",
+            CheckpointError::NotOverridable { .. } => "not_overridable",
             CheckpointError::Random(_) => "random",
             CheckpointError::Usage(_) => "usage",
         }
     }
 
-    /// The process exit status for this error: 3 when the server or network is at fault,
-    /// 2 for everything local (usage, data directory, input file).
+    /// The process exit status for this error: 3 when the server or network is at fault or
+    /// refused us, 2 for everything local (usage, data directory, input file).
     pub fn exit_code(&self) -> u8 {
         match self {
             CheckpointError::Http { .. }
+            | CheckpointError::EnrolmentCode { .. }
+            | CheckpointError::DeviceRevoked { .. }
+            | CheckpointError::BatchRefused { .. }
             | CheckpointError::Network(_)
             | CheckpointError::Protocol(_)
+            | CheckpointError::BundleRefused(_)
             | CheckpointError::BundleRollback { .. }
             | CheckpointError::UnknownCheckpoint(_) => 3,
             _ => 2,

@@ -1,15 +1,21 @@
 //! # passgate-checkpoint
 //!
-//! The program at the gate. It verifies vehicle passes **offline** with the trust bundle it
-//! holds, logs every scan durably in a local SQLite database, and syncs with the server when
-//! the network is there: scan records up, fresh trust data (keys, revocations, policy) down.
+//! The program at the gate. It verifies vehicle passes **offline** with the signed trust
+//! bundle it holds, logs every scan as a chained, durable record in a local SQLite
+//! database, and syncs with the server when the network is there: signed batches of scan
+//! records up, bundle deltas down (`docs/sync-protocol.md`).
 //!
+//! * [`device`] — the device's Ed25519 key (`DATA_DIR/device.key`, mode 0600).
 //! * [`store`] — the local database (`DATA_DIR/checkpoint.db`, WAL, `synchronous=FULL`):
-//!   configuration, the bundle in force, the scan log.
-//! * [`scan`] — one scan: QR text → [`passgate_shared::verify`] → record (committed) → verdict.
+//!   enrolment, bundle files as received, the chained scan log.
+//! * [`trust`] — the held bundle: stored files re-verified at load (falling back to the
+//!   previous good bundle when a stored file is damaged), new files checked and applied.
+//! * [`scan`] — one scan: QR text → [`passgate_shared::rules::decide`] with the time floor
+//!   and this pass's local history → chained record (committed) → verdict; and the
+//!   supervisor override.
 //! * [`output`] — the verdict for the guard (Chinese first, English on request) and as JSON.
 //! * [`qr`] — QR codes from PNG / JPEG images.
-//! * [`sync`] — the HTTP client of the sync protocol (retries with backoff, rollback check).
+//! * [`sync`] — enrolment, bundle download, signed uploads (retries with backoff).
 //! * [`app`] — the commands of the `passgate-checkpoint` binary as library functions.
 //! * [`error`] — [`CheckpointError`], one error type with messages an operator can act on.
 //!
@@ -17,26 +23,38 @@
 //! the middle of a burst of scans never loses a verdict a guard has seen.
 //!
 //! ## The `--json` verdict
-//! One object per line: `accepted` (bool), `reason` (stable code or null), `message`,
+//! One object per line: `accepted` (bool: what the guard was told, also true after an
+//! override), `reason` (stable reject code, kept on an override, else null), `verdict`
+//! (`accepted`, `override` or the reason: what daily counts group by), `message`,
 //! `warnings` (codes), `warning_messages`, `number`, `plate`, `class` (`long_haul`,
 //! `short_haul`, `load_unload_leave`), `class_name`, `valid_from`, `valid_until` (RFC 3339,
 //! Beijing time), `driver`, `co_driver`, `cargo`, `origin`, `destination`,
-//! `route_checkpoints`, `max_dwell_minutes`, `enterprise_id`, `direction`, `scan_id`, `seq`,
-//! `scanned_at`, `checkpoint_id`, `bundle_version`. Pass fields are null when the pass could
-//! not be trusted (damaged, forged, unknown key).
+//! `route_checkpoints`, `max_dwell_minutes`, `enterprise_id`, `direction`, `dwell_minutes`
+//! (on a load-unload-leave exit whose entry is on record), `override` (null or
+//! `{supervisor_id, reason, overrides_seq}`), `guard_id`, `observations`
+//! (`{health_code, itinerary_ok, negative_test_48h, temperature_ok}`, each null when not
+//! recorded), `scan_id`, `seq`, `prev_hash`, `hash`, `scanned_at` (gate clock),
+//! `time_floor`, `device_id`, `checkpoint_id`, `bundle_version`, `bundle_fallback` (null, or
+//! `{damaged_version, why}` when a damaged stored bundle made the gate use an older one).
+//! Pass details are null when the pass could not be trusted (damaged, forged, unknown key)
+//! and on override records (the QR text is not stored).
 //!
 //! ## Exit status
 //! `0` accepted (or command done), `1` rejected, `2` usage or local data error (not
-//! initialised, unreadable image, no QR code found, database), `3` server or network error.
+//! enrolled, unreadable image, no QR code found, database, a record that cannot be
+//! overridden), `3` the server or network (unreachable, refused enrolment code, revoked
+//! device, refused batch, refused or rolled-back bundle).
 
 pub mod app;
+pub mod device;
 pub mod error;
 pub mod output;
 pub mod qr;
 pub mod scan;
 pub mod store;
 pub mod sync;
+pub mod trust;
 
 pub use error::{CheckpointError, Result};
-pub use scan::{Gate, ScanOutcome};
+pub use scan::{Gate, ScanMeta, ScanOutcome};
 pub use store::Store;

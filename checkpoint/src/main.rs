@@ -4,17 +4,25 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use passgate_checkpoint::app::{self, Clock, Common, VerifyInput};
+use passgate_checkpoint::scan::{OverrideRequest, ScanMeta, check_person_id};
 use passgate_checkpoint::CheckpointError;
-use passgate_checkpoint::app::{self, Common, VerifyInput};
+use passgate_shared::Lang;
+use passgate_shared::record::{HealthCode, Observations};
 use passgate_shared::sync::Direction;
-use passgate_shared::{CheckpointId, Lang};
+
+/// The testing and drill knob that sets the gate clock (unix seconds).
+const FAKE_NOW_ENV: &str = "PASSGATE_CHECKPOINT_FAKE_NOW";
 
 /// Offline pass verification at the gate (卡口通行证离线核验).
+///
+/// Testing and drills: PASSGATE_CHECKPOINT_FAKE_NOW=UNIX_SECONDS makes the program use that
+/// time as the gate clock (e.g. to rehearse a clock set back). Never set it at a real gate.
 #[derive(Debug, Parser)]
-#[command(name = "passgate-checkpoint", version, about)]
+#[command(name = "passgate-checkpoint", version, about, long_about)]
 struct Cli {
-    /// Where the local database lives.
+    /// Where the local database and the device key live.
     #[arg(
         long,
         global = true,
@@ -29,19 +37,64 @@ struct Cli {
     command: Command,
 }
 
+/// Who scans and the "two codes one pass" (两码一证) checks, recorded with every scan.
+#[derive(Debug, Clone, Args)]
+struct ScanArgs {
+    /// in (进) or out (出).
+    #[arg(long, default_value = "in", value_parser = parse_direction)]
+    direction: Direction,
+    /// The guard's id (查验人), recorded with each scan.
+    #[arg(long = "guard", env = "PASSGATE_GUARD_ID")]
+    guard: Option<String>,
+    /// Health code colour seen: green|yellow|red (绿/黄/红).
+    #[arg(long, value_parser = parse_health)]
+    health: Option<HealthCode>,
+    /// Itinerary card checked and normal: yes|no (是/否).
+    #[arg(long, value_parser = parse_yes_no)]
+    itinerary: Option<bool>,
+    /// Negative nucleic-acid test within 48 hours seen: yes|no.
+    #[arg(long = "test-48h", value_parser = parse_yes_no)]
+    test_48h: Option<bool>,
+    /// Temperature: ok|high (正常/异常).
+    #[arg(long, value_parser = parse_temperature)]
+    temperature: Option<bool>,
+    /// Print one JSON object per line instead of text for people.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ScanArgs {
+    fn meta(&self) -> Result<ScanMeta, CheckpointError> {
+        Ok(ScanMeta {
+            guard_id: self
+                .guard
+                .as_deref()
+                .map(|g| check_person_id(g, "the guard id"))
+                .transpose()?,
+            observations: Observations {
+                health_code: self.health,
+                itinerary_ok: self.itinerary,
+                negative_test_48h: self.test_48h,
+                temperature_ok: self.temperature,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Enrol this device: fetch the trust bundle and store the configuration.
-    Init {
+    /// Enrol this device with a one-time code from the operations bureau: make the device
+    /// key, register it, fetch and verify the first trust bundle, store everything.
+    Enroll {
         /// The server, e.g. http://10.0.0.5:8080
         #[arg(long)]
         server: String,
-        /// The device token issued by the operations bureau's console.
-        #[arg(long, env = "PASSGATE_CHECKPOINT_TOKEN", hide_env_values = true)]
-        token: String,
-        /// This checkpoint's id on the server.
+        /// The one-time enrolment code (注册码), e.g. ABCD-EFGH-JKLM.
         #[arg(long)]
-        checkpoint_id: u32,
+        code: String,
+        /// A name for this device, shown in the console (e.g. "east gate handheld 1").
+        #[arg(long)]
+        name: Option<String>,
         /// Print one JSON object per line instead of text for people.
         #[arg(long)]
         json: bool,
@@ -54,34 +107,47 @@ enum Command {
         /// Read the QR code from a PNG or JPEG image instead.
         #[arg(long)]
         image: Option<PathBuf>,
-        /// in (进) or out (出).
-        #[arg(long, default_value = "in", value_parser = parse_direction)]
-        direction: Direction,
-        /// Print one JSON object per line instead of text for people.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        scan: ScanArgs,
     },
-    /// Verify one pass per line from standard input (keyboard-wedge scanner) until it ends.
+    /// Verify one pass per line from standard input (keyboard-wedge scanner) until it ends;
+    /// the direction, guard and checks apply to every line of the session.
     Scan {
-        #[arg(long, default_value = "in", value_parser = parse_direction)]
-        direction: Direction,
+        #[command(flatten)]
+        scan: ScanArgs,
+    },
+    /// A supervisor lets a rejected truck through (主管特批): records a new,
+    /// accepted-with-override record pointing at the rejected one (exit 0).
+    Override {
+        /// The supervisor's id.
+        #[arg(long)]
+        supervisor: String,
+        /// Why the rejection is overridden (kept and reported for review).
+        #[arg(long)]
+        reason: String,
+        /// The rejected record's number; the latest record if omitted.
+        #[arg(long)]
+        seq: Option<u64>,
+        /// The guard at the gate.
+        #[arg(long = "guard", env = "PASSGATE_GUARD_ID")]
+        guard: Option<String>,
         /// Print one JSON object per line instead of text for people.
         #[arg(long)]
         json: bool,
     },
-    /// Upload scan records and fetch fresh trust data.
+    /// Upload scan records (signed batches) and fetch fresh trust data.
     Sync {
         /// Print one JSON object per line instead of text for people.
         #[arg(long)]
         json: bool,
     },
-    /// Show this device's configuration, trust data age and upload backlog.
+    /// Show this device, its trust data, clock, upload backlog and the trucks inside.
     Status {
         /// Print one JSON object per line instead of text for people.
         #[arg(long)]
         json: bool,
     },
-    /// This device's scan counts for one day (Beijing time).
+    /// This device's scan counts for one day (Beijing time), grouped like the server's.
     Report {
         /// YYYY-MM-DD (Beijing time); today if omitted.
         #[arg(long, value_parser = parse_day)]
@@ -111,14 +177,47 @@ fn parse_direction(s: &str) -> Result<Direction, String> {
     }
 }
 
+fn parse_health(s: &str) -> Result<HealthCode, String> {
+    HealthCode::parse(&s.trim().to_ascii_lowercase())
+        .ok_or_else(|| format!("unknown health code colour {s:?}: use green, yellow or red"))
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "是" | "有" | "正常" | "阴性" => Ok(true),
+        "no" | "n" | "false" | "0" | "否" | "无" | "异常" => Ok(false),
+        _ => Err(format!("{s:?}: use yes or no")),
+    }
+}
+
+fn parse_temperature(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "ok" | "normal" | "正常" => Ok(true),
+        "high" | "fever" | "异常" | "发热" => Ok(false),
+        _ => Err(format!("unknown temperature {s:?}: use ok or high")),
+    }
+}
+
 fn json_wanted(command: &Command) -> bool {
     match command {
-        Command::Init { json, .. }
-        | Command::Verify { json, .. }
-        | Command::Scan { json, .. }
+        Command::Enroll { json, .. }
+        | Command::Override { json, .. }
         | Command::Sync { json }
         | Command::Status { json }
         | Command::Report { json, .. } => *json,
+        Command::Verify { scan, .. } | Command::Scan { scan } => scan.json,
+    }
+}
+
+/// The gate clock: the system clock, or the testing knob.
+fn clock() -> Result<Clock, CheckpointError> {
+    match std::env::var(FAKE_NOW_ENV) {
+        Err(_) => Ok(Clock::System),
+        Ok(v) => v.trim().parse().map(Clock::Fixed).map_err(|_| {
+            CheckpointError::Usage(format!(
+                "{FAKE_NOW_ENV}={v:?} is not a number of unix seconds; unset it at a real gate"
+            ))
+        }),
     }
 }
 
@@ -126,34 +225,28 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
     let color = !json_wanted(&cli.command)
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
+    let clock = clock()?;
     let common = |json| Common {
         data_dir: cli.data_dir.clone(),
         lang: cli.lang,
         json,
         color,
+        clock,
     };
     match cli.command {
-        Command::Init {
+        Command::Enroll {
             ref server,
-            ref token,
-            checkpoint_id,
+            ref code,
+            ref name,
             json,
         } => {
-            app::init(
-                &common(json),
-                server,
-                token,
-                CheckpointId(checkpoint_id),
-                out,
-            )
-            .await?;
+            app::enroll(&common(json), server, code, name.as_deref(), out).await?;
             Ok(0)
         }
         Command::Verify {
             ref text,
             ref image,
-            direction,
-            json,
+            ref scan,
         } => {
             let input = match (text, image) {
                 (_, Some(path)) => VerifyInput::Image(path.clone()),
@@ -164,12 +257,34 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
                     ));
                 }
             };
-            let outcome = app::verify(&common(json), &input, direction, out).await?;
+            let meta = scan.meta()?;
+            let outcome =
+                app::verify(&common(scan.json), &input, scan.direction, &meta, out).await?;
             Ok(if outcome.accepted() { 0 } else { 1 })
         }
-        Command::Scan { direction, json } => {
+        Command::Scan { ref scan } => {
+            let meta = scan.meta()?;
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-            app::scan_lines(&common(json), direction, stdin, out).await?;
+            app::scan_lines(&common(scan.json), scan.direction, &meta, stdin, out).await?;
+            Ok(0)
+        }
+        Command::Override {
+            ref supervisor,
+            ref reason,
+            seq,
+            ref guard,
+            json,
+        } => {
+            let request = OverrideRequest {
+                seq,
+                supervisor_id: supervisor.clone(),
+                reason: reason.clone(),
+                guard_id: guard
+                    .as_deref()
+                    .map(|g| check_person_id(g, "the guard id"))
+                    .transpose()?,
+            };
+            app::override_scan(&common(json), &request, out).await?;
             Ok(0)
         }
         Command::Sync { json } => {
@@ -180,8 +295,10 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
             app::status(&common(json), out).await?;
             Ok(0)
         }
-        Command::Report { date, json } => {
-            let date = date.unwrap_or_else(app::beijing_today);
+        Command::Report { ref date, json } => {
+            let date = date
+                .clone()
+                .unwrap_or_else(|| passgate_shared::time::local_day(clock.now()));
             app::report(&common(json), &date, out).await?;
             Ok(0)
         }

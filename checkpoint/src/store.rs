@@ -1,17 +1,21 @@
-//! The local SQLite database (`DATA_DIR/checkpoint.db`): configuration, the trust bundle in
-//! force, and the durable scan log.
+//! The local SQLite database (`DATA_DIR/checkpoint.db`): the enrolment, the signed bundle
+//! files as received, and the chained scan log.
 //!
 //! The database runs in WAL mode with `synchronous=FULL`, so a committed transaction is on
 //! disk when `commit` returns: a scan whose verdict was printed survives `kill -9` and a power
-//! cut. Scans are written in `BEGIN IMMEDIATE` transactions, which take the write lock before
-//! the sequence number is read, so two processes on one data directory never share a number.
+//! cut. Scans are written in `BEGIN IMMEDIATE` transactions ([`ScanTx`]), which take the
+//! write lock before the sequence number, the previous hash and the pass's history are read,
+//! so two processes on one data directory never share a number, fork the chain, or both
+//! admit the same truck.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use passgate_shared::sync::{Direction, ScanRecord, UsageRow};
-use passgate_shared::{Bundle, CheckpointId, PassClass, PassNumber, UnixSeconds};
+use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord};
+use passgate_shared::rules::PassHistory;
+use passgate_shared::sync::{Direction, UsageRow};
+use passgate_shared::{CheckpointId, IssuerKey, PassClass, PassNumber, UnixSeconds};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -31,25 +35,79 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Config {
     pub server_url: String,
     pub token: String,
+    pub device_id: DeviceId,
     pub checkpoint_id: CheckpointId,
-    pub initialised_at: UnixSeconds,
+    /// The checkpoint's name as the server gave it at enrolment.
+    pub checkpoint_name: String,
+    pub device_name: Option<String>,
+    /// The bundle-signing keys a new bundle file must verify with.
+    pub bundle_keys: Vec<IssuerKey>,
+    /// The highest bundle version ever applied (rollback floor).
+    pub highest_bundle_version: u64,
+    pub enrolled_at: UnixSeconds,
     /// When the last complete sync finished, if ever.
     pub last_sync_at: Option<UnixSeconds>,
 }
 
-/// A scan to record; the store adds the id and the sequence number.
+/// What `enroll` stores, with the first bundle file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewScan {
+pub struct Enrolment {
+    pub server_url: String,
+    pub token: String,
+    pub device_id: DeviceId,
     pub checkpoint_id: CheckpointId,
-    pub scanned_at: UnixSeconds,
-    pub direction: Direction,
-    pub number: Option<PassNumber>,
-    pub class: Option<PassClass>,
-    pub plate: Option<String>,
-    pub accepted: bool,
-    pub reason: Option<String>,
-    pub warnings: Vec<String>,
-    pub bundle_version: u64,
+    pub checkpoint_name: String,
+    pub device_name: Option<String>,
+}
+
+/// A bundle file to store, with what the gate learnt checking it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBundleFile<'a> {
+    pub bytes: &'a [u8],
+    pub is_delta: bool,
+    pub version: u64,
+    pub generated_at: UnixSeconds,
+    /// The keys that verified it (stored with it, to re-verify it at load time).
+    pub verified_with: &'a [IssuerKey],
+    /// The trusted bundle keys from now on (the file's `bundle_keys`).
+    pub trust_next: &'a [IssuerKey],
+}
+
+/// A stored bundle file, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBundleFile {
+    pub id: i64,
+    pub generation: i64,
+    pub is_delta: bool,
+    pub version: u64,
+    /// The keys that verified it on arrival, as stored (`None`: the column is damaged).
+    pub verify_keys: Option<Vec<IssuerKey>>,
+    pub bytes: Vec<u8>,
+}
+
+/// Where in the stored files a loaded bundle ends: its generation and last file's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilePos {
+    pub generation: i64,
+    pub id: i64,
+}
+
+/// A scan record as stored, with what is kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub record: GateRecord,
+    /// Hex SHA-256 of the record (checked against the record when read).
+    pub hash: String,
+    /// The pass's dwell limit, for the inside list (load-unload-leave).
+    pub max_dwell_minutes: Option<u16>,
+    pub uploaded_at: Option<UnixSeconds>,
+}
+
+/// The end of the chain: the next record's sequence number and `prev_hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub next_seq: u64,
+    pub prev_hash: String,
 }
 
 /// How many scans the device holds.
@@ -58,6 +116,17 @@ pub struct ScanCounts {
     pub total: u64,
     /// Scans the server has not confirmed yet.
     pub unsent: u64,
+}
+
+/// A load-unload-leave truck inside, per this gate's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsideEntry {
+    /// The entry record.
+    pub seq: u64,
+    pub number: PassNumber,
+    pub plate: Option<String>,
+    pub entered_at: UnixSeconds,
+    pub max_dwell_minutes: Option<u16>,
 }
 
 /// The local database of one checkpoint device.
@@ -75,6 +144,10 @@ fn to_u64(v: i64, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| CheckpointError::CorruptData(format!("{what} {v} is negative")))
 }
 
+fn to_u32(v: i64, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| CheckpointError::CorruptData(format!("{what} {v}")))
+}
+
 /// A fresh record id: 16 bytes of OS randomness as 32 lower-case hex digits.
 pub fn new_record_id() -> Result<String> {
     let mut bytes = [0u8; 16];
@@ -82,9 +155,14 @@ pub fn new_record_id() -> Result<String> {
     Ok(hex::encode(bytes))
 }
 
+fn keys_json(keys: &[IssuerKey]) -> Result<String> {
+    serde_json::to_string(keys)
+        .map_err(|e| CheckpointError::CorruptData(format!("bundle keys: {e}")))
+}
+
 impl Store {
     /// Open the store in `dir`, creating the directory and the database if missing
-    /// (used by `init`).
+    /// (used by `enroll`).
     pub async fn create(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|source| CheckpointError::Io {
             context: format!("cannot create the data directory {}", dir.display()),
@@ -94,10 +172,10 @@ impl Store {
     }
 
     /// Open the existing store in `dir`. A directory without a database is
-    /// [`CheckpointError::NotInitialised`]; nothing is created.
+    /// [`CheckpointError::NotEnrolled`]; nothing is created.
     pub async fn open(dir: &Path) -> Result<Store> {
         if !dir.join(DB_FILE).is_file() {
-            return Err(CheckpointError::NotInitialised {
+            return Err(CheckpointError::NotEnrolled {
                 dir: dir.to_path_buf(),
             });
         }
@@ -135,125 +213,110 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn not_initialised(&self) -> CheckpointError {
-        CheckpointError::NotInitialised {
+    /// The pool, for tests that inspect or damage the database directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn not_enrolled(&self) -> CheckpointError {
+        CheckpointError::NotEnrolled {
             dir: self.dir.clone(),
         }
     }
 
-    // -----------------------------------------------------------------------------------
-    // Configuration and bundle
+    async fn begin_write(&self, context: &'static str) -> Result<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(CheckpointError::db(context))
+    }
 
-    /// Store the configuration and the first bundle in one transaction, replacing any
-    /// earlier ones. Used by `init`, and by tests to set a device up without a server.
-    pub async fn save_init(
+    // -----------------------------------------------------------------------------------
+    // Enrolment and configuration
+
+    /// Store the enrolment and the first (snapshot) bundle file in one transaction. Refuses
+    /// a database that already holds an enrolment.
+    pub async fn save_enrolment(
         &self,
-        server_url: &str,
-        token: &str,
-        checkpoint_id: CheckpointId,
-        bundle: &Bundle,
+        e: &Enrolment,
+        file: &NewBundleFile<'_>,
+        now: UnixSeconds,
     ) -> Result<()> {
-        let now = chrono::Utc::now().timestamp();
-        let mut tx = self.begin_write("saving the configuration").await?;
+        const CTX: &str = "saving the enrolment";
+        let mut tx = self.begin_write(CTX).await?;
+        let held: Option<(i64, i64)> =
+            sqlx::query_as("SELECT device_id, checkpoint_id FROM config WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(CheckpointError::db(CTX))?;
+        if let Some((device, cp)) = held {
+            return Err(CheckpointError::AlreadyEnrolled {
+                dir: self.dir.clone(),
+                device_id: DeviceId(to_u32(device, "device id")?),
+                checkpoint_id: CheckpointId(to_u32(cp, "checkpoint id")?),
+            });
+        }
         sqlx::query(
-            "INSERT INTO config (id, server_url, token, checkpoint_id, initialised_at, last_sync_at)
-             VALUES (1, ?, ?, ?, ?, NULL)
-             ON CONFLICT (id) DO UPDATE SET server_url = excluded.server_url,
-                 token = excluded.token, checkpoint_id = excluded.checkpoint_id,
-                 initialised_at = excluded.initialised_at, last_sync_at = NULL",
+            "INSERT INTO config (id, server_url, token, device_id, checkpoint_id,
+                 checkpoint_name, device_name, bundle_keys, highest_bundle_version,
+                 enrolled_at, last_sync_at)
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         )
-        .bind(server_url)
-        .bind(token)
-        .bind(i64::from(checkpoint_id.0))
+        .bind(&e.server_url)
+        .bind(&e.token)
+        .bind(i64::from(e.device_id.0))
+        .bind(i64::from(e.checkpoint_id.0))
+        .bind(&e.checkpoint_name)
+        .bind(e.device_name.as_deref())
+        .bind(keys_json(file.trust_next)?)
+        .bind(to_i64(file.version, "bundle version")?)
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(CheckpointError::db("saving the configuration"))?;
-        write_bundle(&mut tx, bundle, now).await?;
-        tx.commit()
+        .map_err(CheckpointError::db(CTX))?;
+        sqlx::query("DELETE FROM bundle_files")
+            .execute(&mut *tx)
             .await
-            .map_err(CheckpointError::db("saving the configuration"))?;
+            .map_err(CheckpointError::db(CTX))?;
+        insert_file(&mut tx, 1, file, now).await?;
+        tx.commit().await.map_err(CheckpointError::db(CTX))?;
         Ok(())
     }
 
-    /// The configuration, if `init` has run.
+    /// The configuration, if `enroll` has run.
     pub async fn config(&self) -> Result<Option<Config>> {
         let row = sqlx::query(
-            "SELECT server_url, token, checkpoint_id, initialised_at, last_sync_at
+            "SELECT server_url, token, device_id, checkpoint_id, checkpoint_name, device_name,
+                    bundle_keys, highest_bundle_version, enrolled_at, last_sync_at
              FROM config WHERE id = 1",
         )
         .fetch_optional(&self.pool)
         .await
         .map_err(CheckpointError::db("reading the configuration"))?;
         let Some(row) = row else { return Ok(None) };
-        let cp: i64 = get(&row, "checkpoint_id")?;
-        let cp = u32::try_from(cp)
-            .map_err(|_| CheckpointError::CorruptData(format!("checkpoint id {cp}")))?;
+        let keys: String = get(&row, "bundle_keys")?;
         Ok(Some(Config {
             server_url: get(&row, "server_url")?,
             token: get(&row, "token")?,
-            checkpoint_id: CheckpointId(cp),
-            initialised_at: get(&row, "initialised_at")?,
+            device_id: DeviceId(to_u32(get(&row, "device_id")?, "device id")?),
+            checkpoint_id: CheckpointId(to_u32(get(&row, "checkpoint_id")?, "checkpoint id")?),
+            checkpoint_name: get(&row, "checkpoint_name")?,
+            device_name: get(&row, "device_name")?,
+            bundle_keys: serde_json::from_str(&keys).map_err(|e| {
+                CheckpointError::CorruptData(format!("the pinned bundle keys: {e}"))
+            })?,
+            highest_bundle_version: to_u64(
+                get(&row, "highest_bundle_version")?,
+                "bundle version",
+            )?,
+            enrolled_at: get(&row, "enrolled_at")?,
             last_sync_at: get(&row, "last_sync_at")?,
         }))
     }
 
-    /// The configuration, or [`CheckpointError::NotInitialised`].
+    /// The configuration, or [`CheckpointError::NotEnrolled`].
     pub async fn require_config(&self) -> Result<Config> {
-        self.config().await?.ok_or_else(|| self.not_initialised())
-    }
-
-    /// The bundle in force, if any.
-    pub async fn bundle(&self) -> Result<Option<Bundle>> {
-        let json: Option<String> = sqlx::query_scalar("SELECT json FROM bundle WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(CheckpointError::db("reading the trust bundle"))?;
-        json.map(|j| {
-            serde_json::from_str(&j)
-                .map_err(|e| CheckpointError::CorruptData(format!("the stored trust bundle: {e}")))
-        })
-        .transpose()
-    }
-
-    /// The bundle in force, or [`CheckpointError::NotInitialised`].
-    pub async fn require_bundle(&self) -> Result<Bundle> {
-        self.bundle().await?.ok_or_else(|| self.not_initialised())
-    }
-
-    /// The version of the bundle in force (cheap: does not parse the bundle).
-    pub async fn bundle_version(&self) -> Result<Option<u64>> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT version FROM bundle WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(CheckpointError::db("reading the trust bundle version"))?;
-        v.map(|v| to_u64(v, "bundle version")).transpose()
-    }
-
-    /// Replace the bundle in force, unless `bundle` is older than it: a lower version is
-    /// refused with [`CheckpointError::BundleRollback`] and the held bundle stays. The check
-    /// and the write happen in one transaction. Returns the version held before.
-    pub async fn replace_bundle(&self, bundle: &Bundle) -> Result<Option<u64>> {
-        let now = chrono::Utc::now().timestamp();
-        let mut tx = self.begin_write("replacing the trust bundle").await?;
-        let held: Option<i64> = sqlx::query_scalar("SELECT version FROM bundle WHERE id = 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(CheckpointError::db("replacing the trust bundle"))?;
-        let held = held.map(|v| to_u64(v, "bundle version")).transpose()?;
-        if let Some(held) = held
-            && bundle.version < held
-        {
-            return Err(CheckpointError::BundleRollback {
-                held,
-                offered: bundle.version,
-            });
-        }
-        write_bundle(&mut tx, bundle, now).await?;
-        tx.commit()
-            .await
-            .map_err(CheckpointError::db("replacing the trust bundle"))?;
-        Ok(held)
+        self.config().await?.ok_or_else(|| self.not_enrolled())
     }
 
     /// Note a complete sync.
@@ -267,122 +330,186 @@ impl Store {
     }
 
     // -----------------------------------------------------------------------------------
-    // Scans
+    // Bundle files
 
-    async fn begin_write(&self, context: &'static str) -> Result<Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(CheckpointError::db(context))
+    /// The generations of stored bundle files, newest first.
+    pub async fn bundle_generations(&self) -> Result<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT generation FROM bundle_files ORDER BY generation DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(CheckpointError::db("reading the trust bundle"))
     }
 
-    /// Record one scan durably: allocate the next sequence number and a random id, insert,
-    /// and commit (fsync) before returning. Only after this returns may the verdict be shown.
-    pub async fn record_scan(&self, scan: NewScan) -> Result<ScanRecord> {
-        const CTX: &str = "recording the scan";
-        let id = new_record_id()?;
-        let warnings = serde_json::to_string(&scan.warnings)
-            .map_err(|e| CheckpointError::CorruptData(e.to_string()))?;
-        let mut tx = self.begin_write(CTX).await?;
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM scans")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(CheckpointError::db(CTX))?;
-        let seq = last + 1;
-        sqlx::query(
-            "INSERT INTO scans (seq, id, checkpoint_id, scanned_at, direction, number, class,
-                 plate, accepted, reason, warnings, bundle_version)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /// The files of one generation, in the order they were applied.
+    pub async fn bundle_files(&self, generation: i64) -> Result<Vec<StoredBundleFile>> {
+        let rows = sqlx::query(
+            "SELECT id, generation, is_delta, version, verify_keys, bytes FROM bundle_files
+             WHERE generation = ? ORDER BY id",
         )
-        .bind(seq)
-        .bind(&id)
-        .bind(i64::from(scan.checkpoint_id.0))
-        .bind(scan.scanned_at)
-        .bind(scan.direction.as_str())
-        .bind(scan.number.map(|n| n.to_string()))
-        .bind(scan.class.map(PassClass::as_str))
-        .bind(scan.plate.as_deref())
-        .bind(scan.accepted)
-        .bind(scan.reason.as_deref())
-        .bind(&warnings)
-        .bind(to_i64(scan.bundle_version, "bundle version")?)
+        .bind(generation)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(CheckpointError::db("reading the trust bundle"))?;
+        rows.iter()
+            .map(|row| {
+                let keys: String = get(row, "verify_keys")?;
+                Ok(StoredBundleFile {
+                    id: get(row, "id")?,
+                    generation: get(row, "generation")?,
+                    is_delta: get(row, "is_delta")?,
+                    version: to_u64(get(row, "version")?, "bundle version")?,
+                    verify_keys: serde_json::from_str(&keys).ok(),
+                    bytes: get(row, "bytes")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A marker that changes whenever a bundle file is stored (cheap: one index lookup).
+    pub async fn bundle_marker(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM bundle_files")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(CheckpointError::db("reading the trust bundle"))
+    }
+
+    /// Store a checked bundle file on top of the bundle loaded up to `upto`, and trust
+    /// `file.trust_next` from now on, in one transaction. Stored files after `upto` (ones
+    /// that no longer verified when loaded) are dropped. A delta joins `upto`'s generation;
+    /// a snapshot starts a new one, and only the generation before it is kept as the
+    /// previous good bundle.
+    pub async fn save_bundle_file(
+        &self,
+        upto: Option<FilePos>,
+        file: &NewBundleFile<'_>,
+        now: UnixSeconds,
+    ) -> Result<()> {
+        const CTX: &str = "saving the trust bundle";
+        let mut tx = self.begin_write(CTX).await?;
+        match upto {
+            Some(pos) => {
+                sqlx::query(
+                    "DELETE FROM bundle_files
+                     WHERE generation > ?1 OR (generation = ?1 AND id > ?2)",
+                )
+                .bind(pos.generation)
+                .bind(pos.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(CheckpointError::db(CTX))?;
+            }
+            None if !file.is_delta => {
+                // Nothing stored verifies any more: start over.
+                sqlx::query("DELETE FROM bundle_files")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(CheckpointError::db(CTX))?;
+            }
+            None => {
+                return Err(CheckpointError::CorruptData(
+                    "a bundle delta needs a held bundle to apply to".into(),
+                ));
+            }
+        }
+        let generation = match (upto, file.is_delta) {
+            (Some(pos), true) => pos.generation,
+            (Some(pos), false) => {
+                sqlx::query("DELETE FROM bundle_files WHERE generation < ?")
+                    .bind(pos.generation)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(CheckpointError::db(CTX))?;
+                pos.generation + 1
+            }
+            (None, _) => 1,
+        };
+        insert_file(&mut tx, generation, file, now).await?;
+        sqlx::query(
+            "UPDATE config SET bundle_keys = ?,
+                 highest_bundle_version = MAX(highest_bundle_version, ?) WHERE id = 1",
+        )
+        .bind(keys_json(file.trust_next)?)
+        .bind(to_i64(file.version, "bundle version")?)
         .execute(&mut *tx)
         .await
         .map_err(CheckpointError::db(CTX))?;
         tx.commit().await.map_err(CheckpointError::db(CTX))?;
-        Ok(ScanRecord {
-            id,
-            seq: to_u64(seq, "sequence number")?,
-            checkpoint_id: scan.checkpoint_id,
-            scanned_at: scan.scanned_at,
-            direction: scan.direction,
-            number: scan.number,
-            class: scan.class,
-            plate: scan.plate,
-            accepted: scan.accepted,
-            reason: scan.reason,
-            warnings: scan.warnings,
-            bundle_version: scan.bundle_version,
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Scans
+
+    /// Start the write transaction of one scan (or override): it holds the database's write
+    /// lock until [`ScanTx::commit`] or drop (rollback).
+    pub async fn begin_scan(&self) -> Result<ScanTx> {
+        Ok(ScanTx {
+            tx: self.begin_write("recording the scan").await?,
         })
     }
 
-    /// Up to `limit` scans the server has not confirmed, oldest first.
-    pub async fn unsent(&self, limit: u32) -> Result<Vec<ScanRecord>> {
-        let rows = sqlx::query(format_select(
-            "WHERE uploaded_at IS NULL ORDER BY seq LIMIT ?",
-        ))
+    /// Up to `limit` records the server has not confirmed, oldest first.
+    pub async fn unsent(&self, limit: u32) -> Result<Vec<StoredRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, record, hash, max_dwell_minutes, uploaded_at FROM scans
+             WHERE uploaded_at IS NULL ORDER BY seq LIMIT ?",
+        )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(CheckpointError::db("reading scans to upload"))?;
-        rows.iter().map(scan_from_row).collect()
+        rows.iter().map(record_from_row).collect()
     }
 
-    /// Mark scans as confirmed by the server. Returns how many rows changed.
-    pub async fn mark_uploaded(&self, ids: &[String], at: UnixSeconds) -> Result<u64> {
+    /// Mark records `first..=last` as confirmed by the server. Returns how many changed.
+    pub async fn mark_uploaded(&self, first: u64, last: u64, at: UnixSeconds) -> Result<u64> {
         const CTX: &str = "marking scans as uploaded";
-        let mut tx = self.begin_write(CTX).await?;
-        let mut changed = 0;
-        for id in ids {
-            let r = sqlx::query(
-                "UPDATE scans SET uploaded_at = ? WHERE id = ? AND uploaded_at IS NULL",
-            )
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(CheckpointError::db(CTX))?;
-            changed += r.rows_affected();
-        }
-        tx.commit().await.map_err(CheckpointError::db(CTX))?;
-        Ok(changed)
+        let r = sqlx::query(
+            "UPDATE scans SET uploaded_at = ? WHERE seq BETWEEN ? AND ? AND uploaded_at IS NULL",
+        )
+        .bind(at)
+        .bind(to_i64(first, "sequence number")?)
+        .bind(to_i64(last, "sequence number")?)
+        .execute(&self.pool)
+        .await
+        .map_err(CheckpointError::db(CTX))?;
+        Ok(r.rows_affected())
     }
 
-    /// All scans with `from <= scanned_at < until`, in sequence order.
-    pub async fn scans_between(
-        &self,
-        from: UnixSeconds,
-        until: UnixSeconds,
-    ) -> Result<Vec<ScanRecord>> {
-        let rows = sqlx::query(format_select(
-            "WHERE scanned_at >= ? AND scanned_at < ? ORDER BY seq",
-        ))
-        .bind(from)
-        .bind(until)
+    /// Up to `limit` records from `from_seq` on, in sequence order.
+    pub async fn records(&self, from_seq: u64, limit: u32) -> Result<Vec<StoredRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, record, hash, max_dwell_minutes, uploaded_at FROM scans
+             WHERE seq >= ? ORDER BY seq LIMIT ?",
+        )
+        .bind(to_i64(from_seq, "sequence number")?)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(CheckpointError::db("reading scans"))?;
-        rows.iter().map(scan_from_row).collect()
+        rows.iter().map(record_from_row).collect()
     }
 
-    /// The scan with sequence number `seq`, if any.
-    pub async fn scan_by_seq(&self, seq: u64) -> Result<Option<ScanRecord>> {
-        let row = sqlx::query(format_select("WHERE seq = ?"))
-            .bind(to_i64(seq, "sequence number")?)
-            .fetch_optional(&self.pool)
+    /// The record with sequence number `seq`, if any.
+    pub async fn record(&self, seq: u64) -> Result<Option<StoredRecord>> {
+        let row = sqlx::query(
+            "SELECT seq, record, hash, max_dwell_minutes, uploaded_at FROM scans WHERE seq = ?",
+        )
+        .bind(to_i64(seq, "sequence number")?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(CheckpointError::db("reading a scan"))?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The latest gate-clock time in the log (part of the time floor).
+    pub async fn latest_scanned_at(&self) -> Result<Option<UnixSeconds>> {
+        sqlx::query_scalar("SELECT MAX(scanned_at) FROM scans")
+            .fetch_one(&self.pool)
             .await
-            .map_err(CheckpointError::db("reading a scan"))?;
-        row.as_ref().map(scan_from_row).transpose()
+            .map_err(CheckpointError::db("reading the latest scan time"))
     }
 
     /// How many scans are stored and how many are not uploaded yet.
@@ -401,32 +528,45 @@ impl Store {
         })
     }
 
-    /// Unsent scans recorded at a checkpoint other than `id` (after a re-init).
-    pub async fn unsent_elsewhere(&self, id: CheckpointId) -> Result<Option<(CheckpointId, u64)>> {
-        let row = sqlx::query(
-            "SELECT checkpoint_id, COUNT(*) AS n FROM scans
-             WHERE uploaded_at IS NULL AND checkpoint_id <> ?
-             GROUP BY checkpoint_id ORDER BY n DESC LIMIT 1",
+    /// Load-unload-leave trucks inside at `checkpoint` per the log: passes whose latest
+    /// accepted (or overridden) record here is an entry. Earliest entry first.
+    pub async fn inside_now(&self, checkpoint: CheckpointId) -> Result<Vec<InsideEntry>> {
+        let rows = sqlx::query(
+            "SELECT s.seq, s.number, s.plate, s.scanned_at, s.max_dwell_minutes FROM scans s
+             WHERE s.class = 'load_unload_leave' AND s.accepted = 1 AND s.direction = 'in'
+               AND s.checkpoint_id = ?1 AND s.number IS NOT NULL
+               AND s.seq = (SELECT MAX(t.seq) FROM scans t
+                            WHERE t.number = s.number AND t.accepted = 1
+                              AND t.checkpoint_id = ?1)
+             ORDER BY s.scanned_at, s.seq",
         )
-        .bind(i64::from(id.0))
-        .fetch_optional(&self.pool)
+        .bind(i64::from(checkpoint.0))
+        .fetch_all(&self.pool)
         .await
-        .map_err(CheckpointError::db("counting scans"))?;
-        let Some(row) = row else { return Ok(None) };
-        let cp: i64 = get(&row, "checkpoint_id")?;
-        let cp = u32::try_from(cp)
-            .map_err(|_| CheckpointError::CorruptData(format!("checkpoint id {cp}")))?;
-        Ok(Some((CheckpointId(cp), to_u64(get(&row, "n")?, "count")?)))
+        .map_err(CheckpointError::db("listing trucks inside"))?;
+        rows.iter()
+            .map(|row| {
+                let number: Option<String> = get(row, "number")?;
+                let number = parse_number(number)?.ok_or_else(|| {
+                    CheckpointError::CorruptData("an entry without a pass number".into())
+                })?;
+                Ok(InsideEntry {
+                    seq: to_u64(get(row, "seq")?, "sequence number")?,
+                    number,
+                    plate: get(row, "plate")?,
+                    entered_at: get(row, "scanned_at")?,
+                    max_dwell_minutes: dwell_from(get(row, "max_dwell_minutes")?)?,
+                })
+            })
+            .collect()
     }
 
-    /// Scan counts for `from <= scanned_at < until`, grouped by pass number, class,
-    /// direction and verdict (`accepted` or the reason code), like the server's daily usage.
+    /// Record counts for `from <= scanned_at < until`, grouped like the server's daily
+    /// usage: pass number, class, checkpoint, direction and verdict (`accepted`, `override`
+    /// or the reject reason, [`GateRecord::verdict_label`]).
     pub async fn usage_rows(&self, from: UnixSeconds, until: UnixSeconds) -> Result<Vec<UsageRow>> {
         let rows = sqlx::query(
-            "SELECT number, class, checkpoint_id, direction,
-                    CASE WHEN accepted = 1 THEN 'accepted' ELSE COALESCE(reason, 'unknown') END
-                        AS verdict,
-                    COUNT(*) AS n
+            "SELECT number, class, checkpoint_id, direction, verdict, COUNT(*) AS n
              FROM scans WHERE scanned_at >= ? AND scanned_at < ?
              GROUP BY number, class, checkpoint_id, direction, verdict
              ORDER BY number IS NULL, number, class, checkpoint_id, direction, verdict",
@@ -438,13 +578,13 @@ impl Store {
         .map_err(CheckpointError::db("counting scans for the report"))?;
         rows.iter()
             .map(|row| {
-                let cp: i64 = get(row, "checkpoint_id")?;
                 Ok(UsageRow {
                     number: parse_number(get(row, "number")?)?,
                     class: parse_class(get(row, "class")?)?,
-                    checkpoint_id: CheckpointId(u32::try_from(cp).map_err(|_| {
-                        CheckpointError::CorruptData(format!("checkpoint id {cp}"))
-                    })?),
+                    checkpoint_id: CheckpointId(to_u32(
+                        get(row, "checkpoint_id")?,
+                        "checkpoint id",
+                    )?),
                     direction: parse_direction(&get::<String>(row, "direction")?)?,
                     verdict: get(row, "verdict")?,
                     count: to_u64(get(row, "n")?, "count")?,
@@ -454,34 +594,185 @@ impl Store {
     }
 }
 
-async fn write_bundle(
+/// The write transaction of one scan or override. Everything the decision reads (chain
+/// head, time floor, the pass's history) is read under the same lock the insert holds.
+pub struct ScanTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+const CTX_SCAN: &str = "recording the scan";
+
+impl ScanTx {
+    /// The next sequence number and the hash the next record links to.
+    pub async fn head(&mut self) -> Result<ChainHead> {
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM scans ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(CheckpointError::db(CTX_SCAN))?;
+        Ok(match last {
+            None => ChainHead {
+                next_seq: 1,
+                prev_hash: GENESIS_HASH.to_owned(),
+            },
+            Some((seq, hash)) => ChainHead {
+                next_seq: to_u64(seq, "sequence number")? + 1,
+                prev_hash: hash,
+            },
+        })
+    }
+
+    /// The latest gate-clock time in the log.
+    pub async fn latest_scanned_at(&mut self) -> Result<Option<UnixSeconds>> {
+        sqlx::query_scalar("SELECT MAX(scanned_at) FROM scans")
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(CheckpointError::db(CTX_SCAN))
+    }
+
+    /// What this gate's log says about pass `number` at `checkpoint`: inside since when (a
+    /// load-unload-leave pass whose latest accepted record here is an entry), and accepted
+    /// entries with `day.0 <= scanned_at < day.1`.
+    pub async fn history(
+        &mut self,
+        number: PassNumber,
+        checkpoint: CheckpointId,
+        day: (UnixSeconds, UnixSeconds),
+    ) -> Result<PassHistory> {
+        let n = number.to_string();
+        let cp = i64::from(checkpoint.0);
+        let latest: Option<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT direction, class, scanned_at FROM scans
+             WHERE number = ? AND checkpoint_id = ? AND accepted = 1
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&n)
+        .bind(cp)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(CheckpointError::db(CTX_SCAN))?;
+        let inside_since = latest.and_then(|(dir, class, at)| {
+            (dir == "in" && class.as_deref() == Some(PassClass::LoadUnloadLeave.as_str()))
+                .then_some(at)
+        });
+        let entries: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM scans
+             WHERE number = ? AND checkpoint_id = ? AND accepted = 1 AND direction = 'in'
+               AND scanned_at >= ? AND scanned_at < ?",
+        )
+        .bind(&n)
+        .bind(cp)
+        .bind(day.0)
+        .bind(day.1)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(CheckpointError::db(CTX_SCAN))?;
+        Ok(PassHistory {
+            inside_since,
+            entries_today: to_u32(entries, "count")?,
+        })
+    }
+
+    /// The latest record's sequence number, if any.
+    pub async fn last_seq(&mut self) -> Result<Option<u64>> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM scans")
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(CheckpointError::db(CTX_SCAN))?;
+        seq.map(|s| to_u64(s, "sequence number")).transpose()
+    }
+
+    /// The record `seq`, if any.
+    pub async fn record(&mut self, seq: u64) -> Result<Option<StoredRecord>> {
+        let row = sqlx::query(
+            "SELECT seq, record, hash, max_dwell_minutes, uploaded_at FROM scans WHERE seq = ?",
+        )
+        .bind(to_i64(seq, "sequence number")?)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(CheckpointError::db(CTX_SCAN))?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The sequence number of the override of record `seq`, if it was overridden.
+    pub async fn overridden_by(&mut self, seq: u64) -> Result<Option<u64>> {
+        let by: Option<i64> = sqlx::query_scalar("SELECT seq FROM scans WHERE overrides_seq = ?")
+            .bind(to_i64(seq, "sequence number")?)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(CheckpointError::db(CTX_SCAN))?;
+        by.map(|s| to_u64(s, "sequence number")).transpose()
+    }
+
+    /// Insert `record` (which must continue the chain: see [`ScanTx::head`]). Returns its
+    /// hash.
+    pub async fn insert(
+        &mut self,
+        record: &GateRecord,
+        max_dwell_minutes: Option<u16>,
+    ) -> Result<String> {
+        let json = serde_json::to_string(record)
+            .map_err(|e| CheckpointError::CorruptData(format!("encoding the record: {e}")))?;
+        let hash = record.hash_hex();
+        sqlx::query(
+            "INSERT INTO scans (seq, id, checkpoint_id, scanned_at, direction, number, class,
+                 plate, accepted, reason, verdict, overrides_seq, max_dwell_minutes, record, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(to_i64(record.seq, "sequence number")?)
+        .bind(&record.id)
+        .bind(i64::from(record.checkpoint_id.0))
+        .bind(record.scanned_at)
+        .bind(record.direction.as_str())
+        .bind(record.number.map(|n| n.to_string()))
+        .bind(record.class.map(PassClass::as_str))
+        .bind(record.plate.as_deref())
+        .bind(record.accepted)
+        .bind(record.reason.as_deref())
+        .bind(record.verdict_label())
+        .bind(
+            record
+                .overrides_seq
+                .map(|s| to_i64(s, "sequence number"))
+                .transpose()?,
+        )
+        .bind(max_dwell_minutes.map(i64::from))
+        .bind(json)
+        .bind(&hash)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(CheckpointError::db(CTX_SCAN))?;
+        Ok(hash)
+    }
+
+    /// Commit: on disk (fsync'd, `synchronous=FULL`) when this returns.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.map_err(CheckpointError::db(CTX_SCAN))
+    }
+}
+
+async fn insert_file(
     tx: &mut Transaction<'static, Sqlite>,
-    bundle: &Bundle,
+    generation: i64,
+    file: &NewBundleFile<'_>,
     now: UnixSeconds,
 ) -> Result<()> {
-    let json = serde_json::to_string(bundle)
-        .map_err(|e| CheckpointError::CorruptData(format!("the trust bundle: {e}")))?;
     sqlx::query(
-        "INSERT INTO bundle (id, version, generated_at, stored_at, json) VALUES (1, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version,
-             generated_at = excluded.generated_at, stored_at = excluded.stored_at,
-             json = excluded.json",
+        "INSERT INTO bundle_files (generation, is_delta, version, generated_at, stored_at,
+             verify_keys, bytes)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(to_i64(bundle.version, "bundle version")?)
-    .bind(bundle.generated_at)
+    .bind(generation)
+    .bind(file.is_delta)
+    .bind(to_i64(file.version, "bundle version")?)
+    .bind(file.generated_at)
     .bind(now)
-    .bind(json)
+    .bind(keys_json(file.verified_with)?)
+    .bind(file.bytes)
     .execute(&mut **tx)
     .await
     .map_err(CheckpointError::db("saving the trust bundle"))?;
     Ok(())
-}
-
-const SCAN_COLUMNS: &str = "seq, id, checkpoint_id, scanned_at, direction, number, class, plate, \
-                            accepted, reason, warnings, bundle_version";
-
-fn format_select(tail: &str) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!("SELECT {SCAN_COLUMNS} FROM scans {tail}"))
 }
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
@@ -513,250 +804,29 @@ fn parse_direction(s: &str) -> Result<Direction> {
         .ok_or_else(|| CheckpointError::CorruptData(format!("stored direction {s:?}")))
 }
 
-fn scan_from_row(row: &SqliteRow) -> Result<ScanRecord> {
-    let cp: i64 = get(row, "checkpoint_id")?;
-    let warnings: String = get(row, "warnings")?;
-    let accepted: bool = get(row, "accepted")?;
-    Ok(ScanRecord {
-        id: get(row, "id")?,
-        seq: to_u64(get(row, "seq")?, "sequence number")?,
-        checkpoint_id: CheckpointId(
-            u32::try_from(cp)
-                .map_err(|_| CheckpointError::CorruptData(format!("checkpoint id {cp}")))?,
-        ),
-        scanned_at: get(row, "scanned_at")?,
-        direction: parse_direction(&get::<String>(row, "direction")?)?,
-        number: parse_number(get(row, "number")?)?,
-        class: parse_class(get(row, "class")?)?,
-        plate: get(row, "plate")?,
-        accepted,
-        reason: get(row, "reason")?,
-        warnings: serde_json::from_str(&warnings)
-            .map_err(|e| CheckpointError::CorruptData(format!("stored warnings: {e}")))?,
-        bundle_version: to_u64(get(row, "bundle_version")?, "bundle version")?,
+fn dwell_from(v: Option<i64>) -> Result<Option<u16>> {
+    v.map(|m| {
+        u16::try_from(m).map_err(|_| CheckpointError::CorruptData(format!("stored dwell {m}")))
     })
+    .transpose()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use passgate_shared::bundle::RevocationSet;
-    use passgate_shared::{CheckpointInfo, Policy};
-
-    fn bundle(version: u64) -> Bundle {
-        Bundle {
-            version,
-            generated_at: 1_800_000_000,
-            keys: vec![],
-            revoked: RevocationSet::new(),
-            policy: Policy::default(),
-            checkpoints: vec![CheckpointInfo {
-                id: CheckpointId(3),
-                name: "东门".into(),
-                inside_zone: true,
-                enterprise_id: None,
-            }],
-        }
+fn record_from_row(row: &SqliteRow) -> Result<StoredRecord> {
+    let seq = to_u64(get(row, "seq")?, "sequence number")?;
+    let json: String = get(row, "record")?;
+    let hash: String = get(row, "hash")?;
+    let record: GateRecord = serde_json::from_str(&json).map_err(|e| {
+        CheckpointError::CorruptData(format!("scan record #{seq} cannot be read: {e}"))
+    })?;
+    if record.seq != seq || record.hash_hex() != hash {
+        return Err(CheckpointError::CorruptData(format!(
+            "scan record #{seq} does not match its stored hash: the log was altered or damaged"
+        )));
     }
-
-    fn scan(accepted: bool, at: UnixSeconds) -> NewScan {
-        NewScan {
-            checkpoint_id: CheckpointId(3),
-            scanned_at: at,
-            direction: if accepted {
-                Direction::In
-            } else {
-                Direction::Out
-            },
-            number: accepted.then(|| PassNumber::parse("419001000001").unwrap()),
-            class: accepted.then_some(PassClass::LongHaul),
-            plate: accepted.then(|| "豫U12345".to_owned()),
-            accepted,
-            reason: (!accepted).then(|| "malformed".to_owned()),
-            warnings: if accepted {
-                vec!["retired_key".into()]
-            } else {
-                vec![]
-            },
-            bundle_version: 4,
-        }
-    }
-
-    #[tokio::test]
-    async fn open_refuses_a_missing_database() {
-        let tmp = tempfile::tempdir().unwrap();
-        let err = Store::open(tmp.path()).await.unwrap_err();
-        assert!(
-            matches!(err, CheckpointError::NotInitialised { .. }),
-            "{err}"
-        );
-        assert!(!tmp.path().join(DB_FILE).exists());
-        // An existing database without configuration is not initialised either.
-        let store = Store::create(tmp.path()).await.unwrap();
-        assert!(matches!(
-            store.require_config().await,
-            Err(CheckpointError::NotInitialised { .. })
-        ));
-        assert!(matches!(
-            store.require_bundle().await,
-            Err(CheckpointError::NotInitialised { .. })
-        ));
-    }
-
-    #[tokio::test]
-    async fn config_and_bundle_round_trip() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(&tmp.path().join("a/b")).await.unwrap();
-        store
-            .save_init("http://h:1", "tok", CheckpointId(3), &bundle(4))
-            .await
-            .unwrap();
-        let c = store.require_config().await.unwrap();
-        assert_eq!(
-            (c.server_url.as_str(), c.token.as_str()),
-            ("http://h:1", "tok")
-        );
-        assert_eq!(c.checkpoint_id, CheckpointId(3));
-        assert_eq!(c.last_sync_at, None);
-        assert_eq!(store.require_bundle().await.unwrap(), bundle(4));
-        assert_eq!(store.bundle_version().await.unwrap(), Some(4));
-
-        assert_eq!(store.replace_bundle(&bundle(4)).await.unwrap(), Some(4));
-        assert_eq!(store.replace_bundle(&bundle(6)).await.unwrap(), Some(4));
-        let err = store.replace_bundle(&bundle(5)).await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                CheckpointError::BundleRollback {
-                    held: 6,
-                    offered: 5
-                }
-            ),
-            "{err}"
-        );
-        assert_eq!(store.bundle_version().await.unwrap(), Some(6));
-
-        store.set_last_sync(1_800_000_100).await.unwrap();
-        assert_eq!(
-            store.require_config().await.unwrap().last_sync_at,
-            Some(1_800_000_100)
-        );
-        store.close().await;
-
-        // Reopening finds everything again (and migrations are idempotent).
-        let store = Store::open(&tmp.path().join("a/b")).await.unwrap();
-        assert_eq!(store.bundle_version().await.unwrap(), Some(6));
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        assert_eq!(sync, 2, "synchronous=FULL");
-    }
-
-    #[tokio::test]
-    async fn scans_get_sequence_numbers_and_upload_marks() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path()).await.unwrap();
-        let t = 1_800_000_000;
-        let a = store.record_scan(scan(true, t)).await.unwrap();
-        let b = store.record_scan(scan(false, t + 1)).await.unwrap();
-        let c = store.record_scan(scan(true, t + 2)).await.unwrap();
-        assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
-        assert_eq!(a.id.len(), 32);
-        assert!(a.id.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(a.id, b.id);
-        assert_eq!(store.scan_by_seq(1).await.unwrap().unwrap(), a);
-        assert_eq!(store.scan_by_seq(2).await.unwrap().unwrap(), b);
-        assert_eq!(store.scan_by_seq(9).await.unwrap(), None);
-
-        assert_eq!(
-            store.counts().await.unwrap(),
-            ScanCounts {
-                total: 3,
-                unsent: 3
-            }
-        );
-        let first_two = store.unsent(2).await.unwrap();
-        assert_eq!(first_two, vec![a.clone(), b.clone()]);
-        let ids: Vec<String> = first_two.iter().map(|r| r.id.clone()).collect();
-        assert_eq!(store.mark_uploaded(&ids, t + 10).await.unwrap(), 2);
-        assert_eq!(store.mark_uploaded(&ids, t + 11).await.unwrap(), 0);
-        assert_eq!(
-            store.counts().await.unwrap(),
-            ScanCounts {
-                total: 3,
-                unsent: 1
-            }
-        );
-        assert_eq!(store.unsent(500).await.unwrap(), vec![c.clone()]);
-
-        // The sequence continues after uploads.
-        let d = store.record_scan(scan(true, t + 3)).await.unwrap();
-        assert_eq!(d.seq, 4);
-        assert_eq!(store.scans_between(t + 1, t + 3).await.unwrap(), vec![b, c]);
-
-        let rows = store.usage_rows(t, t + 100).await.unwrap();
-        let got: Vec<(Option<String>, &str, &str, u64)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.number.map(|n| n.to_string()),
-                    r.direction.as_str(),
-                    r.verdict.as_str(),
-                    r.count,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (Some("419001000001".into()), "in", "accepted", 3),
-                (None, "out", "malformed", 1)
-            ]
-        );
-        assert!(
-            store
-                .unsent_elsewhere(CheckpointId(3))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(
-            store.unsent_elsewhere(CheckpointId(8)).await.unwrap(),
-            Some((CheckpointId(3), 2))
-        );
-    }
-
-    #[tokio::test]
-    async fn concurrent_writers_never_share_a_sequence_number() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s1 = Store::create(tmp.path()).await.unwrap();
-        let s2 = Store::open(tmp.path()).await.unwrap();
-        let mut tasks = Vec::new();
-        for s in [s1.clone(), s2.clone()] {
-            tasks.push(tokio::spawn(async move {
-                let mut seqs = Vec::new();
-                for i in 0..20 {
-                    seqs.push(
-                        s.record_scan(scan(i % 2 == 0, 1_800_000_000 + i))
-                            .await
-                            .unwrap()
-                            .seq,
-                    );
-                }
-                seqs
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all.sort_unstable();
-        assert_eq!(all, (1..=40).collect::<Vec<u64>>());
-    }
+    Ok(StoredRecord {
+        record,
+        hash,
+        max_dwell_minutes: dwell_from(get(row, "max_dwell_minutes")?)?,
+        uploaded_at: get(row, "uploaded_at")?,
+    })
 }

@@ -1,30 +1,42 @@
-//! The client side of the sync protocol (`docs/sync-protocol.md`): fetch the trust bundle,
-//! upload scan records.
+//! The gate side of the gate ↔ server protocol (`docs/sync-protocol.md`): enrolment, the
+//! signed bundle download, and the signed, chained, exactly-once upload.
 //!
-//! * Every request carries `Authorization: Bearer TOKEN`.
+//! * Enrolment (`POST /api/v1/devices/enroll`) needs no token: the one-time code is the
+//!   credential. Every other request carries `Authorization: Bearer TOKEN`.
 //! * Transient failures (connection errors, timeouts, HTTP 5xx, 408, 429) are retried with
 //!   exponential backoff; other 4xx answers fail at once with the server's
-//!   `{"error", "message"}`.
-//! * Records are marked uploaded only after the server answered 2xx for their batch. The
-//!   server is idempotent by record id, so a batch retried after a lost answer is harmless:
-//!   it comes back as duplicates.
-//! * A bundle older than the one held is refused (rollback protection).
+//!   `{"error", "message"}`: `403 device_revoked` and `422 batch_refused` stop the sync.
+//! * Records go oldest first in batches of [`UPLOAD_BATCH`], signed with the device key
+//!   ([`passgate_shared::record::sign_batch`]), and are marked uploaded only after the
+//!   server answered 2xx for their batch. The server is idempotent on (device, seq), so a
+//!   batch retried after a lost answer comes back as duplicates, and a crash at any point
+//!   resends only what was not acknowledged.
+//! * Bundle files are checked with the pinned bundle keys and applied by [`crate::trust`]:
+//!   bad signatures and rollbacks are refused, the held bundle stays.
 
+use std::path::Path;
 use std::time::Duration;
 
-use passgate_shared::sync::{BundleResponse, UploadRequest, UploadResponse};
-use passgate_shared::{Bundle, CheckpointId, CheckpointInfo, UnixSeconds};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use passgate_shared::bundle_file;
+use passgate_shared::record::{DeviceId, sign_batch};
+use passgate_shared::{Bundle, CheckpointId, IssuerKey, UnixSeconds};
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::error::{CheckpointError, Result};
-use crate::store::Store;
+use crate::device;
+use crate::error::{CheckpointError, CodeProblem, Result};
+use crate::store::{Enrolment, NewBundleFile, Store};
+use crate::trust::{self, Applied, MAX_DELTAS};
 
 /// Records per upload request.
 pub const UPLOAD_BATCH: u32 = 500;
 
-/// `GET` path of the bundle.
+/// `POST` path of enrolment.
+pub const ENROLL_PATH: &str = "/api/v1/devices/enroll";
+/// `GET` path of the bundle file.
 pub const BUNDLE_PATH: &str = "/api/v1/sync/bundle";
 /// `POST` path of the upload.
 pub const UPLOAD_PATH: &str = "/api/v1/sync/upload";
@@ -88,20 +100,49 @@ pub fn normalise_server_url(url: &str) -> Result<String> {
 
 fn check_token(token: &str) -> Result<()> {
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(CheckpointError::Usage(
-            "the device token must be non-empty printable ASCII without spaces; copy it again from the console"
-                .into(),
+        return Err(CheckpointError::Protocol(
+            "the device token must be non-empty printable ASCII without spaces".into(),
         ));
     }
     Ok(())
 }
 
-/// An HTTP client for one server and device token.
+/// `POST /api/v1/devices/enroll` request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub code: String,
+    /// Base64 (standard) of the device's 32-byte Ed25519 public key.
+    pub public_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `201` answer to an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: DeviceId,
+    pub checkpoint_id: CheckpointId,
+    pub checkpoint_name: String,
+    pub token: String,
+    /// The public bundle-signing keys to pin.
+    pub bundle_keys: Vec<IssuerKey>,
+}
+
+/// `200` answer to an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadAnswer {
+    pub stored: u64,
+    pub duplicates: u64,
+    #[serde(default)]
+    pub last_seq: Option<u64>,
+}
+
+/// An HTTP client for one server (and, after enrolment, one device token).
 #[derive(Debug, Clone)]
 pub struct SyncClient {
     http: reqwest::Client,
     base_url: String,
-    token: String,
+    token: Option<String>,
     retry: RetryPolicy,
 }
 
@@ -133,11 +174,15 @@ fn transient(status: StatusCode) -> bool {
         || status == StatusCode::REQUEST_TIMEOUT
 }
 
+enum Failure {
+    Transient(CheckpointError),
+    Final(CheckpointError),
+}
+
 impl SyncClient {
-    /// A client for `server_url` (checked with [`normalise_server_url`]) and `token`.
-    pub fn new(server_url: &str, token: &str) -> Result<SyncClient> {
+    /// A client for `server_url` (checked with [`normalise_server_url`]), without a token.
+    pub fn new(server_url: &str) -> Result<SyncClient> {
         let base_url = normalise_server_url(server_url)?;
-        check_token(token)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -147,9 +192,16 @@ impl SyncClient {
         Ok(SyncClient {
             http,
             base_url,
-            token: token.to_owned(),
+            token: None,
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// Send `Authorization: Bearer token` from now on.
+    pub fn with_token(mut self, token: &str) -> Result<SyncClient> {
+        check_token(token)?;
+        self.token = Some(token.to_owned());
+        Ok(self)
     }
 
     /// Use another retry policy (tests use short delays).
@@ -162,35 +214,64 @@ impl SyncClient {
         &self.base_url
     }
 
-    /// `GET /api/v1/sync/bundle`.
-    pub async fn fetch_bundle(&self) -> Result<Bundle> {
-        let r: BundleResponse = self.call(Method::GET, BUNDLE_PATH, None).await?;
-        Ok(r.bundle)
-    }
-
-    /// `POST /api/v1/sync/upload`.
-    pub async fn upload(&self, request: &UploadRequest) -> Result<UploadResponse> {
+    /// `POST /api/v1/devices/enroll`. The code errors (404/409/410) become
+    /// [`CheckpointError::EnrolmentCode`].
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse> {
         let body = serde_json::to_vec(request)
-            .map_err(|e| CheckpointError::Protocol(format!("cannot encode the upload: {e}")))?;
-        self.call(Method::POST, UPLOAD_PATH, Some(body)).await
+            .map_err(|e| CheckpointError::Protocol(format!("cannot encode the enrolment: {e}")))?;
+        match self.call(Method::POST, ENROLL_PATH, Some(body)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| CheckpointError::Protocol(format!("POST {ENROLL_PATH}: {e}"))),
+            Err(CheckpointError::Http {
+                status,
+                code,
+                message,
+            }) => {
+                let problem = match (status, code.as_str()) {
+                    (_, "code_unknown") | (404, _) => Some(CodeProblem::Unknown),
+                    (_, "code_used") | (409, _) => Some(CodeProblem::Used),
+                    (_, "code_expired") | (410, _) => Some(CodeProblem::Expired),
+                    _ => None,
+                };
+                Err(match problem {
+                    Some(problem) => CheckpointError::EnrolmentCode { problem, message },
+                    None => CheckpointError::Http {
+                        status,
+                        code,
+                        message,
+                    },
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-    ) -> Result<T> {
+    /// `GET /api/v1/sync/bundle[?since=N]`: the raw bundle file (not checked yet).
+    pub async fn fetch_bundle(&self, since: Option<u64>) -> Result<Vec<u8>> {
+        let path = match since {
+            Some(v) => format!("{BUNDLE_PATH}?since={v}"),
+            None => BUNDLE_PATH.to_owned(),
+        };
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// `POST /api/v1/sync/upload` of a signed batch.
+    pub async fn upload(&self, batch: &passgate_shared::record::UploadBatch) -> Result<UploadAnswer> {
+        let body = serde_json::to_vec(batch)
+            .map_err(|e| CheckpointError::Protocol(format!("cannot encode the upload: {e}")))?;
+        let bytes = self.call(Method::POST, UPLOAD_PATH, Some(body)).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CheckpointError::Protocol(format!("POST {UPLOAD_PATH}: {e}")))
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>> {
         let url = format!("{}{path}", self.base_url);
         let attempts = self.retry.attempts.max(1);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let err = match self.once(method.clone(), &url, body.clone()).await {
-                Ok(bytes) => {
-                    return serde_json::from_slice(&bytes)
-                        .map_err(|e| CheckpointError::Protocol(format!("{method} {path}: {e}")));
-                }
+                Ok(bytes) => return Ok(bytes),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Transient(e)) => e,
             };
@@ -211,7 +292,10 @@ impl SyncClient {
         url: &str,
         body: Option<Vec<u8>>,
     ) -> std::result::Result<Vec<u8>, Failure> {
-        let mut req = self.http.request(method, url).bearer_auth(&self.token);
+        let mut req = self.http.request(method, url);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
         if let Some(body) = body {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -237,6 +321,9 @@ impl SyncClient {
                 (format!("http_{}", status.as_u16()), text)
             }
         };
+        if status == StatusCode::FORBIDDEN && code == "device_revoked" {
+            return Err(Failure::Final(CheckpointError::DeviceRevoked { message }));
+        }
         let err = CheckpointError::Http {
             status: status.as_u16(),
             code,
@@ -250,58 +337,139 @@ impl SyncClient {
     }
 }
 
-enum Failure {
-    Transient(CheckpointError),
-    Final(CheckpointError),
-}
-
-/// What `init` did.
+/// What `enroll` did.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InitSummary {
+pub struct EnrollSummary {
     pub server_url: String,
-    pub checkpoint: CheckpointInfo,
-    pub bundle_version: u64,
-    pub bundle_generated_at: UnixSeconds,
-    pub keys: usize,
-    pub revoked: u64,
+    pub device_id: DeviceId,
+    pub checkpoint_id: CheckpointId,
+    pub checkpoint_name: String,
+    pub public_key: String,
+    pub bundle: Bundle,
 }
 
-/// Fetch the bundle from the server, check that it knows `checkpoint_id`, and store the
-/// configuration and the bundle in `data_dir` (created if missing). Nothing is written when
-/// the server cannot be reached or does not know the checkpoint.
-pub async fn init(
-    data_dir: &std::path::Path,
-    server_url: &str,
-    token: &str,
-    checkpoint_id: CheckpointId,
-) -> Result<InitSummary> {
-    let client = SyncClient::new(server_url, token)?;
-    let bundle = client.fetch_bundle().await?;
-    let checkpoint = bundle
-        .checkpoint(checkpoint_id)
-        .cloned()
-        .ok_or(CheckpointError::UnknownCheckpoint(checkpoint_id))?;
+/// Check a device or checkpoint name given to `enroll`.
+fn check_name(name: Option<&str>) -> Result<Option<String>> {
+    name.map(|n| crate::scan::check_person_id(n, "the device name"))
+        .transpose()
+}
+
+/// Enrol this device: make its key, register the public half with `code`, download the
+/// first bundle file and verify it with the pinned bundle keys; only then write the key
+/// (`device.key`, 0600) and commit the configuration and the bundle file in one
+/// transaction. A directory that is already enrolled is refused before anything is sent.
+pub async fn enroll(
+    data_dir: &Path,
+    client: &SyncClient,
+    code: &str,
+    name: Option<&str>,
+    now: UnixSeconds,
+) -> Result<EnrollSummary> {
+    let code = code.trim();
+    if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_control) {
+        return Err(CheckpointError::Usage(
+            "the enrolment code must be 1 to 64 characters, as the operations bureau gave it"
+                .into(),
+        ));
+    }
+    let name = check_name(name)?;
     let store = Store::create(data_dir).await?;
-    if let Some((held, unsent)) = store.unsent_elsewhere(checkpoint_id).await? {
-        store.close().await;
-        return Err(CheckpointError::UnsentScans {
-            unsent,
-            held,
-            wanted: checkpoint_id,
+    let result = async {
+        if let Some(c) = store.config().await? {
+            return Err(CheckpointError::AlreadyEnrolled {
+                dir: data_dir.to_path_buf(),
+                device_id: c.device_id,
+                checkpoint_id: c.checkpoint_id,
+            });
+        }
+        let key = device::generate()?;
+        let public_key = B64.encode(key.verifying_key().as_bytes());
+        let answer = client
+            .enroll(&EnrollRequest {
+                code: code.to_owned(),
+                public_key: public_key.clone(),
+                name: name.clone(),
+            })
+            .await?;
+        let authed = client.clone().with_token(&answer.token)?;
+        let bytes = authed.fetch_bundle(None).await?;
+        let bundle = install(&store, &key, &answer, client.base_url(), name, &bytes, now).await?;
+        Ok(EnrollSummary {
+            server_url: client.base_url().to_owned(),
+            device_id: answer.device_id,
+            checkpoint_id: answer.checkpoint_id,
+            checkpoint_name: answer.checkpoint_name,
+            public_key,
+            bundle,
+        })
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+/// The local half of enrolment, without the network: verify `bundle_bytes` (a snapshot)
+/// with `answer.bundle_keys`, check it lists the checkpoint, write the device key and commit
+/// the configuration and the file. Tests use it to set up a gate without a server.
+pub async fn install(
+    store: &Store,
+    key: &SigningKey,
+    answer: &EnrollResponse,
+    server_url: &str,
+    name: Option<String>,
+    bundle_bytes: &[u8],
+    now: UnixSeconds,
+) -> Result<Bundle> {
+    let server_url = normalise_server_url(server_url)?;
+    check_token(&answer.token)?;
+    // Never replace the key of an enrolled device.
+    if let Some(c) = store.config().await? {
+        return Err(CheckpointError::AlreadyEnrolled {
+            dir: store.dir().to_path_buf(),
+            device_id: c.device_id,
+            checkpoint_id: c.checkpoint_id,
         });
     }
+    let file = bundle_file::decode(bundle_bytes, &answer.bundle_keys)
+        .map_err(CheckpointError::BundleRefused)?;
+    let trust_next = if file.header.bundle_keys.is_empty() {
+        answer.bundle_keys.clone()
+    } else {
+        file.header.bundle_keys.clone()
+    };
+    let (version, generated_at) = (file.header.version, file.header.generated_at);
+    if file.is_delta() {
+        return Err(CheckpointError::Protocol(
+            "the first bundle must be a full snapshot, the server sent a delta".into(),
+        ));
+    }
+    let bundle = bundle_file::apply(None, file).map_err(CheckpointError::BundleRefused)?;
+    if bundle.checkpoint(answer.checkpoint_id).is_none() {
+        return Err(CheckpointError::UnknownCheckpoint(answer.checkpoint_id));
+    }
+    device::save(store.dir(), key)?;
     store
-        .save_init(client.base_url(), token, checkpoint_id, &bundle)
+        .save_enrolment(
+            &Enrolment {
+                server_url,
+                token: answer.token.clone(),
+                device_id: answer.device_id,
+                checkpoint_id: answer.checkpoint_id,
+                checkpoint_name: answer.checkpoint_name.clone(),
+                device_name: name,
+            },
+            &NewBundleFile {
+                bytes: bundle_bytes,
+                is_delta: false,
+                version,
+                generated_at,
+                verified_with: &answer.bundle_keys,
+                trust_next: &trust_next,
+            },
+            now,
+        )
         .await?;
-    store.close().await;
-    Ok(InitSummary {
-        server_url: client.base_url().to_owned(),
-        checkpoint,
-        bundle_version: bundle.version,
-        bundle_generated_at: bundle.generated_at,
-        keys: bundle.keys.len(),
-        revoked: bundle.revoked.len(),
-    })
+    Ok(bundle)
 }
 
 /// What `sync` did.
@@ -313,73 +481,144 @@ pub struct SyncSummary {
     pub stored: u64,
     /// Of those, how many the server already had.
     pub duplicates: u64,
-    /// Upload requests made.
+    /// Upload requests confirmed.
     pub batches: u64,
+    /// The server's `last_seq` after the last batch.
+    pub last_seq: Option<u64>,
     /// The bundle version held before the sync, and after.
     pub previous_bundle_version: Option<u64>,
     pub bundle_version: u64,
+    /// Whether a bundle file was stored.
+    pub bundle_updated: bool,
+    /// Whether the gate had to ask for a full snapshot (no usable bundle, delta mismatch,
+    /// or a long delta chain).
+    pub snapshot: bool,
 }
 
-/// Upload every unsent record in batches of [`UPLOAD_BATCH`], then fetch the bundle and
-/// replace the held one unless it is older. Uses the default retry policy.
+/// Upload every unsent record, then refresh the bundle. Uses the default retry policy.
 pub async fn sync(store: &Store, now: UnixSeconds) -> Result<SyncSummary> {
     let config = store.require_config().await?;
-    let client = SyncClient::new(&config.server_url, &config.token)?;
+    let client = SyncClient::new(&config.server_url)?.with_token(&config.token)?;
     sync_with(store, &client, now).await
 }
 
-/// [`sync`] with a given client (and so a given retry policy).
+/// Upload every unsent record oldest first in signed batches of [`UPLOAD_BATCH`], marking
+/// each batch uploaded only after the server's 2xx; then download the bundle (a delta since
+/// the held version, or a snapshot), check it and store it. `client` must carry the
+/// device's token.
 pub async fn sync_with(
     store: &Store,
     client: &SyncClient,
     now: UnixSeconds,
 ) -> Result<SyncSummary> {
     let config = store.require_config().await?;
+    let key = device::load(store.dir())?;
     let mut summary = SyncSummary {
         uploaded: 0,
         stored: 0,
         duplicates: 0,
         batches: 0,
-        previous_bundle_version: store.bundle_version().await?,
+        last_seq: None,
+        previous_bundle_version: None,
         bundle_version: 0,
+        bundle_updated: false,
+        snapshot: false,
     };
     loop {
-        let records = store.unsent(UPLOAD_BATCH).await?;
-        if records.is_empty() {
+        let rows = store.unsent(UPLOAD_BATCH).await?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             break;
-        }
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let request = UploadRequest {
-            checkpoint_id: config.checkpoint_id,
-            records,
         };
-        let response = client.upload(&request).await?;
-        let marked = store.mark_uploaded(&ids, now).await?;
-        if marked == 0 {
-            // Someone else (a concurrent sync) marked them; stop rather than loop.
-            break;
+        let (first, last) = (first.record.seq, last.record.seq);
+        if last - first + 1 != rows.len() as u64 {
+            return Err(CheckpointError::CorruptData(format!(
+                "the unsent records {first}–{last} are not consecutive"
+            )));
         }
+        let records = rows.into_iter().map(|r| r.record).collect::<Vec<_>>();
+        let n = records.len() as u64;
+        let batch = sign_batch(config.device_id, config.checkpoint_id, records, &key);
+        let answer = match client.upload(&batch).await {
+            Ok(a) => a,
+            Err(CheckpointError::Http {
+                status: 422,
+                code,
+                message,
+            }) => {
+                return Err(CheckpointError::BatchRefused {
+                    first,
+                    last,
+                    message: if code == "batch_refused" {
+                        message
+                    } else {
+                        format!("{code}: {message}")
+                    },
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        store.mark_uploaded(first, last, now).await?;
         summary.batches += 1;
-        summary.uploaded += marked;
-        summary.stored += response.stored;
-        summary.duplicates += response.duplicates;
-        if response.stored + response.duplicates != ids.len() as u64 {
+        summary.uploaded += n;
+        summary.stored += answer.stored;
+        summary.duplicates += answer.duplicates;
+        summary.last_seq = answer.last_seq.or(summary.last_seq);
+        if answer.stored + answer.duplicates != n {
             tracing::warn!(
-                "server counted {} stored + {} duplicates for {} records sent",
-                response.stored,
-                response.duplicates,
-                ids.len()
+                "server counted {} stored + {} duplicates for {n} records sent",
+                answer.stored,
+                answer.duplicates,
             );
         }
     }
-    let bundle = client.fetch_bundle().await?;
-    if bundle.checkpoint(config.checkpoint_id).is_none() {
-        return Err(CheckpointError::UnknownCheckpoint(config.checkpoint_id));
-    }
-    store.replace_bundle(&bundle).await?;
-    summary.bundle_version = bundle.version;
+    refresh_bundle(store, client, now, &mut summary).await?;
     store.set_last_sync(now).await?;
     Ok(summary)
+}
+
+async fn refresh_bundle(
+    store: &Store,
+    client: &SyncClient,
+    now: UnixSeconds,
+    summary: &mut SyncSummary,
+) -> Result<()> {
+    let config = store.require_config().await?;
+    // A stored bundle that no longer verifies at all: fetch a snapshot.
+    let held = match trust::load(store).await {
+        Ok(h) => h,
+        Err(CheckpointError::NoUsableBundle(why)) => {
+            tracing::warn!("no usable stored bundle ({why}); fetching a snapshot");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    summary.previous_bundle_version = held.as_ref().map(|h| h.bundle.version);
+    let since = held
+        .as_ref()
+        .filter(|h| h.files <= MAX_DELTAS && h.fallback.is_none())
+        .map(|h| h.bundle.version);
+    summary.snapshot = since.is_none();
+    let bytes = client.fetch_bundle(since).await?;
+    let mut applied = trust::accept(store, &config, held.as_ref(), &bytes, now).await?;
+    if let Applied::NeedSnapshot(why) = &applied {
+        tracing::info!("bundle delta does not fit ({why}); fetching a snapshot");
+        summary.snapshot = true;
+        let bytes = client.fetch_bundle(None).await?;
+        applied = trust::accept(store, &config, held.as_ref(), &bytes, now).await?;
+    }
+    match applied {
+        Applied::Stored { bundle } => {
+            summary.bundle_version = bundle.version;
+            summary.bundle_updated = true;
+        }
+        Applied::Unchanged => {
+            summary.bundle_version = summary.previous_bundle_version.unwrap_or_default();
+        }
+        Applied::NeedSnapshot(e) => {
+            return Err(CheckpointError::BundleRefused(e));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
