@@ -55,8 +55,14 @@ pub fn random_bytes() -> Result<[u8; 32], KeyError> {
     Ok(b)
 }
 
-/// Write `contents` to a new file readable only by its owner.
+/// Write `contents` to a new file readable only by its owner. The file appears whole or
+/// not at all (written under a temporary name, then linked into place), so another
+/// instance starting at the same moment never reads half a key; if `path` already exists
+/// the error is `AlreadyExists` and the existing file is untouched.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp-{}", hex::encode(&random_bytes()?[..8])));
+    let tmp = PathBuf::from(tmp_name);
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -64,9 +70,18 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(io(path))?;
-    f.write_all(contents).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
+    let written = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    written.map_err(io(path))
+}
+
+fn already_exists(e: &KeyError) -> bool {
+    matches!(e, KeyError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists)
 }
 
 fn key_path(dir: &Path, id: KeyId) -> PathBuf {
@@ -94,12 +109,18 @@ impl KeyRing {
         }
         if keys.is_empty() {
             let id = KeyId(1);
+            let path = key_path(dir, id);
             let seed = random_bytes()?;
-            write_private(
-                &key_path(dir, id),
-                format!("{}\n", hex::encode(seed)).as_bytes(),
-            )?;
-            keys.insert(id, SigningKey::from_bytes(&seed));
+            match write_private(&path, format!("{}\n", hex::encode(seed)).as_bytes()) {
+                Ok(()) => {
+                    keys.insert(id, SigningKey::from_bytes(&seed));
+                }
+                // Another instance sharing this directory made it first: use theirs.
+                Err(e) if already_exists(&e) => {
+                    keys.insert(id, read_key(&path)?);
+                }
+                Err(e) => return Err(e),
+            }
         }
         let active = keys.iter().next_back().map(|(i, k)| (*i, k.clone()));
         let active = active.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
@@ -134,10 +155,14 @@ impl KeyRing {
 /// A 32-byte secret kept in `path` (hex, mode 0600), created on first use.
 pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], KeyError> {
     if !path.exists() {
-        write_private(
+        match write_private(
             path,
             format!("{}\n", hex::encode(random_bytes()?)).as_bytes(),
-        )?;
+        ) {
+            Ok(()) => {}
+            Err(e) if already_exists(&e) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(read_key(path)?.to_bytes())
 }
@@ -180,6 +205,28 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{a:?}").contains(&hex::encode(a.active().1.to_bytes())));
+    }
+
+    #[test]
+    fn instances_starting_together_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let rings: Vec<_> = (0..8)
+            .map(|_| {
+                let d = dir.path().to_owned();
+                std::thread::spawn(move || {
+                    let k = KeyRing::load_or_create(&d).unwrap();
+                    let s = load_or_create_secret(&d.join("id-hash.secret")).unwrap();
+                    (k.active().1.verifying_key(), s)
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(rings.windows(2).all(|w| w[0] == w[1]));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
     }
 
     #[test]
