@@ -63,14 +63,15 @@ fn start_two() -> Option<Cluster> {
 }
 
 fn record(gate: u64, i: u64, day_start: i64) -> ScanRecord {
-    let accepted = i % 5 != 0;
-    let number = (i % 7 != 0).then(|| PassNumber::new(area(), (i % 3 + 1) as u32).unwrap());
+    let accepted = !i.is_multiple_of(5);
+    let number =
+        (!i.is_multiple_of(7)).then(|| PassNumber::new(area(), (i % 3 + 1) as u32).unwrap());
     ScanRecord {
         id: format!("{gate:016x}{i:016x}"),
         seq: i + 1,
         checkpoint_id: CheckpointId(gate as u32),
         scanned_at: day_start + (gate * 60 + i) as i64,
-        direction: if i % 2 == 0 {
+        direction: if i.is_multiple_of(2) {
             Direction::In
         } else {
             Direction::Out
