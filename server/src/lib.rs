@@ -24,6 +24,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod keyring;
+pub mod metrics;
 pub mod privacy;
 pub mod qr;
 pub mod routes;
@@ -129,6 +130,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         keys: Arc::new(keys),
         id_hash_secret: Arc::new(id_hash_secret),
         settings: Arc::new(settings),
+        metrics: Arc::new(metrics::Metrics::default()),
     })
 }
 
@@ -136,7 +138,13 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", routes::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

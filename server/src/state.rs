@@ -6,6 +6,7 @@ use std::sync::Arc;
 use passgate_shared::{DivisionCode, Policy};
 
 use crate::keyring::KeyRing;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Settings of one server instance.
@@ -29,6 +30,8 @@ pub struct AppState {
     /// enumerating the (small) space of ID numbers without it.
     pub id_hash_secret: Arc<[u8; 32]>,
     pub settings: Arc<Settings>,
+    /// This instance's counters for `GET /metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Now, in Unix seconds. The only clock the handlers read.

@@ -12,6 +12,7 @@ on_both_backends!(
     uploads_are_idempotent_and_counts_exact,
     oversized_bodies_are_refused,
     concurrent_issuance_gives_unique_numbers,
+    health_readiness_and_metrics,
 );
 
 use common::TestDb;
@@ -667,4 +668,97 @@ async fn concurrent_issuance_gives_unique_numbers(db: TestDb) {
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), 40);
+}
+
+async fn health_readiness_and_metrics(db: TestDb) {
+    let config = db.config();
+    let api = Api::new(db).await;
+    let (s, v) = api.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!("ok")));
+    let (s, v) = api.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"status": "ready"})));
+
+    // Issue two passes, revoke one, upload a batch twice.
+    let (ent, cp, other) = api.zone().await;
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let (s, p) = api
+            .as_role(
+                Role::Ops,
+                Method::POST,
+                "/api/v1/passes",
+                Some(pass_body("long_haul", ent, &[other, cp])),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        numbers.push(p["number"].as_str().unwrap().to_owned());
+    }
+    let (s, _) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            &format!("/api/v1/passes/{}/revoke", numbers[0]),
+            Some(json!({"reason": "测试"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let t = 1_796_083_200;
+    let req = UploadRequest {
+        checkpoint_id: CheckpointId(cp as u32),
+        records: (1..=5)
+            .map(|i| record(i, u64::from(i), cp, t + i64::from(i), true))
+            .collect(),
+    };
+    let body = serde_json::to_value(&req).unwrap();
+    for _ in 0..2 {
+        let (s, v) = api
+            .as_role(
+                Role::Checkpoint,
+                Method::POST,
+                "/api/v1/sync/upload",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (_, b) = api
+        .as_role(Role::Checkpoint, Method::GET, "/api/v1/sync/bundle", None)
+        .await;
+    let version = b["bundle"]["version"].as_u64().unwrap();
+    api.call(Method::GET, "/api/v1/passes/419001999999", None, None)
+        .await;
+
+    let (s, v) = api.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = v.as_str().unwrap();
+    for line in [
+        "passgate_http_requests_total{route=\"/api/v1/passes\",method=\"POST\",status=\"201\"} 2".to_owned(),
+        "passgate_http_requests_total{route=\"/api/v1/passes/{number}/revoke\",method=\"POST\",status=\"200\"} 1".to_owned(),
+        "passgate_http_requests_total{route=\"/api/v1/passes/{number}\",method=\"GET\",status=\"401\"} 1".to_owned(),
+        "passgate_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1".to_owned(),
+        "passgate_http_request_duration_seconds_count{route=\"/api/v1/sync/upload\",method=\"POST\"} 2".to_owned(),
+        "passgate_sync_batches_total 2".to_owned(),
+        "passgate_sync_records_total{result=\"stored\"} 5".to_owned(),
+        "passgate_sync_records_total{result=\"duplicate\"} 5".to_owned(),
+        "passgate_passes_issued_total 2".to_owned(),
+        "passgate_passes_revoked_total 1".to_owned(),
+        "passgate_database_up 1".to_owned(),
+        format!("passgate_bundle_version {version}"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    // Raw paths never become labels.
+    assert!(!text.contains("419001999999"), "{text}");
+
+    // A database that lost a migration is alive but not ready.
+    let raw = passgate_server::open_store(&config).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations")
+        .execute(raw.pool())
+        .await
+        .unwrap();
+    let (s, v) = api.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["status"], "not_ready");
+    let (s, _) = api.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiJson;
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::metrics::Metrics;
 use crate::privacy::{hash_id_number, validate_id_number};
 use crate::state::{AppState, now};
 use crate::store::{PassFilter, PassRecord, PassStatus};
@@ -437,6 +438,7 @@ async fn issue(
     ApiJson(body): ApiJson<NewPass>,
 ) -> ApiResult<(StatusCode, Json<PassView>)> {
     let record = issue_pass(&st, &body, caller.name()).await?;
+    Metrics::add(&st.metrics.passes_issued, 1);
     Ok((StatusCode::CREATED, Json(PassView::from(&record))))
 }
 
@@ -556,6 +558,7 @@ async fn revoke(
         .map_err(|f| ApiError::Validation(vec![f]))?;
     let n = PassNumber::parse(&number).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let p = st.store.revoke_pass(n, &reason, now()).await?;
+    Metrics::add(&st.metrics.passes_revoked, 1);
     tracing::info!(number = %n, by = caller.name(), "pass revoked");
     Ok(Json(PassView::from(&p)))
 }

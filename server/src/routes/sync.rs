@@ -10,6 +10,7 @@ use passgate_shared::{Bundle, CheckpointInfo};
 use super::ApiJson;
 use crate::auth::{BundleRead, Caller, GateUpload};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::metrics::Metrics;
 use crate::state::{AppState, now};
 
 /// Most records one upload may carry.
@@ -105,6 +106,9 @@ async fn upload(
         return Err(ApiError::Validation(errors));
     }
     let out = st.store.ingest_scans(&req.records, now()).await?;
+    Metrics::add(&st.metrics.sync_batches, 1);
+    Metrics::add(&st.metrics.sync_records_stored, out.stored);
+    Metrics::add(&st.metrics.sync_records_duplicate, out.duplicates);
     tracing::info!(checkpoint = %req.checkpoint_id, stored = out.stored, duplicates = out.duplicates, "sync upload");
     Ok(Json(UploadResponse {
         stored: out.stored,
