@@ -512,6 +512,12 @@ async fn ready_and_backup(db: TestDb) {
     match db.backend {
         Backend::Sqlite => {
             s.backup_to(&to).await.unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&to).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+            }
             // Never overwrites.
             assert!(matches!(
                 s.backup_to(&to).await,

@@ -69,6 +69,8 @@ pub enum StoreError {
     Lock(String),
     #[error("{0}")]
     Unsupported(&'static str),
+    #[error("file error: {0}")]
+    Io(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

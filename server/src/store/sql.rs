@@ -767,19 +767,32 @@ impl Store for SqlStore {
                 "online backup is for SQLite; back up PostgreSQL with pg_dump",
             ));
         }
-        if path.exists() {
-            return Err(StoreError::Conflict(format!(
-                "{} exists; back up to a new file",
-                path.display()
-            )));
-        }
         let target = path
             .to_str()
             .ok_or_else(|| StoreError::Conflict(format!("{} is not UTF-8", path.display())))?;
-        sqlx::query("VACUUM INTO $1")
+        // The copy holds personal data: create it empty, readable by the owner only (SQLite's
+        // VACUUM INTO accepts an empty file), and never overwrite an existing one.
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        opts.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                StoreError::Conflict(format!("{} exists; back up to a new file", path.display()))
+            }
+            _ => StoreError::Io(format!("{}: {e}", path.display())),
+        })?;
+        if let Err(e) = sqlx::query("VACUUM INTO $1")
             .bind(target.to_owned())
             .execute(&self.pool)
-            .await?;
+            .await
+        {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
         Ok(())
     }
 }
