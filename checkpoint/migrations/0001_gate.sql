@@ -68,3 +68,4 @@ CREATE TABLE scans (
 CREATE INDEX scans_unsent ON scans (seq) WHERE uploaded_at IS NULL;
 CREATE INDEX scans_scanned_at ON scans (scanned_at);
 CREATE INDEX scans_number ON scans (number, seq) WHERE number IS NOT NULL;
+CREATE INDEX scans_number_time ON scans (number, scanned_at) WHERE number IS NOT NULL;

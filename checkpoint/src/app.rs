@@ -110,10 +110,7 @@ fn show(out: &mut dyn Write, common: &Common, outcome: &ScanOutcome, gate: &Gate
     }
 }
 
-async fn with_store<T>(
-    dir: &Path,
-    f: impl AsyncFnOnce(&Store) -> Result<T>,
-) -> Result<T> {
+async fn with_store<T>(dir: &Path, f: impl AsyncFnOnce(&Store) -> Result<T>) -> Result<T> {
     let store = Store::open(dir).await?;
     let result = f(&store).await;
     store.close().await;
@@ -236,13 +233,14 @@ pub async fn scan_lines<R: AsyncBufRead + Unpin>(
         let mut buf = Vec::new();
         loop {
             buf.clear();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .await
-                .map_err(|source| CheckpointError::Io {
-                    context: "cannot read the scanner input".into(),
-                    source,
-                })?;
+            let n =
+                input
+                    .read_until(b'\n', &mut buf)
+                    .await
+                    .map_err(|source| CheckpointError::Io {
+                        context: "cannot read the scanner input".into(),
+                        source,
+                    })?;
             if n == 0 {
                 return Ok(session);
             }
@@ -601,7 +599,10 @@ pub async fn daily_usage(store: &Store, day: &str) -> Result<DailyUsage> {
 
 /// `report`: the day's scans grouped by pass number, class, direction and verdict.
 pub async fn report(common: &Common, day: &str, out: &mut dyn Write) -> Result<DailyUsage> {
-    let usage = with_store(&common.data_dir, async |store| daily_usage(store, day).await).await?;
+    let usage = with_store(&common.data_dir, async |store| {
+        daily_usage(store, day).await
+    })
+    .await?;
     let lang = common.lang;
     if common.json {
         let text = serde_json::to_string(&usage)

@@ -129,13 +129,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(
-                key_path(tmp.path()),
-                std::fs::Permissions::from_mode(0o600),
-            )
-            .unwrap();
+            std::fs::set_permissions(key_path(tmp.path()), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
         }
-        assert!(load(tmp.path()).unwrap_err().to_string().contains("damaged"));
+        assert!(
+            load(tmp.path())
+                .unwrap_err()
+                .to_string()
+                .contains("damaged")
+        );
         assert!(load(&tmp.path().join("missing")).is_err());
     }
 }

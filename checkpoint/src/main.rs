@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use passgate_checkpoint::CheckpointError;
 use passgate_checkpoint::app::{self, Clock, Common, VerifyInput};
 use passgate_checkpoint::scan::{OverrideRequest, ScanMeta, check_person_id};
-use passgate_checkpoint::CheckpointError;
 use passgate_shared::Lang;
 use passgate_shared::record::{HealthCode, Observations};
 use passgate_shared::sync::Direction;

@@ -4,9 +4,9 @@
 //! Times are shown in Beijing time (UTC+8), the zone's civil time.
 
 use chrono::{DateTime, FixedOffset, Offset};
-use passgate_shared::time::LOCAL_OFFSET_SECONDS;
 use passgate_shared::keys::KeyId;
 use passgate_shared::record::{HealthCode, Observations};
+use passgate_shared::time::LOCAL_OFFSET_SECONDS;
 use passgate_shared::{
     Bundle, CheckpointId, Lang, Pass, PassClass, RejectReason, UnixSeconds, Warning,
 };
@@ -94,7 +94,10 @@ pub fn reason_message(code: &str, lang: Lang) -> String {
     match (reason_from_code(code), code, lang) {
         (Some(r), _, _) => r.message(lang),
         (None, "malformed", l) => l
-            .pick("通行证二维码无法读取或已损坏", "the pass QR code was unreadable or damaged")
+            .pick(
+                "通行证二维码无法读取或已损坏",
+                "the pass QR code was unreadable or damaged",
+            )
             .to_owned(),
         (None, c, Lang::Zh) => format!("拒绝（{c}）"),
         (None, c, Lang::En) => format!("rejected ({c})"),
@@ -311,7 +314,11 @@ pub fn render_human(
         })
         .unwrap_or_default();
     lines.push(match lang {
-        Lang::Zh => format!("记录：第 {} 条，{}{guard}", r.seq, local_minute(r.scanned_at)),
+        Lang::Zh => format!(
+            "记录：第 {} 条，{}{guard}",
+            r.seq,
+            local_minute(r.scanned_at)
+        ),
         Lang::En => format!("Record: #{}, {}{guard}", r.seq, local_minute(r.scanned_at)),
     });
     lines.join("\n")
@@ -622,7 +629,10 @@ mod tests {
         });
         let zh = render_human(&out, Lang::Zh, None, false);
         assert!(zh.starts_with("拒绝 REJECTED\n"), "{zh}");
-        assert!(zh.contains("⚠⚠ 警告：本机时钟比已知时间慢 120 分钟"), "{zh}");
+        assert!(
+            zh.contains("⚠⚠ 警告：本机时钟比已知时间慢 120 分钟"),
+            "{zh}"
+        );
         assert!(zh.contains("两码查验：健康码 绿码，体温 正常"), "{zh}");
         assert!(zh.contains("查验人 g-1"), "{zh}");
         let v = verdict_json(&out, Lang::Zh);
@@ -649,8 +659,14 @@ mod tests {
         };
         out.overridden = Some(original);
         let zh = render_human(&out, Lang::Zh, None, false);
-        assert!(zh.starts_with("放行（主管特批） ACCEPTED WITH OVERRIDE\n"), "{zh}");
-        assert!(zh.contains("主管特批放行（原拒绝原因：通行证已过期）"), "{zh}");
+        assert!(
+            zh.starts_with("放行（主管特批） ACCEPTED WITH OVERRIDE\n"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("主管特批放行（原拒绝原因：通行证已过期）"),
+            "{zh}"
+        );
         assert!(zh.contains("特批主管：sup-9"), "{zh}");
         assert!(zh.contains("特批的记录：第 7 条"), "{zh}");
         let v = verdict_json(&out, Lang::En);

@@ -305,10 +305,7 @@ impl Store {
             bundle_keys: serde_json::from_str(&keys).map_err(|e| {
                 CheckpointError::CorruptData(format!("the pinned bundle keys: {e}"))
             })?,
-            highest_bundle_version: to_u64(
-                get(&row, "highest_bundle_version")?,
-                "bundle version",
-            )?,
+            highest_bundle_version: to_u64(get(&row, "highest_bundle_version")?, "bundle version")?,
             enrolled_at: get(&row, "enrolled_at")?,
             last_sync_at: get(&row, "last_sync_at")?,
         }))
@@ -334,12 +331,10 @@ impl Store {
 
     /// The generations of stored bundle files, newest first.
     pub async fn bundle_generations(&self) -> Result<Vec<i64>> {
-        sqlx::query_scalar(
-            "SELECT DISTINCT generation FROM bundle_files ORDER BY generation DESC",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(CheckpointError::db("reading the trust bundle"))
+        sqlx::query_scalar("SELECT DISTINCT generation FROM bundle_files ORDER BY generation DESC")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(CheckpointError::db("reading the trust bundle"))
     }
 
     /// The files of one generation, in the order they were applied.
@@ -747,7 +742,10 @@ impl ScanTx {
 
     /// Commit: on disk (fsync'd, `synchronous=FULL`) when this returns.
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await.map_err(CheckpointError::db(CTX_SCAN))
+        self.tx
+            .commit()
+            .await
+            .map_err(CheckpointError::db(CTX_SCAN))
     }
 }
 

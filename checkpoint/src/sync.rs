@@ -256,7 +256,10 @@ impl SyncClient {
     }
 
     /// `POST /api/v1/sync/upload` of a signed batch.
-    pub async fn upload(&self, batch: &passgate_shared::record::UploadBatch) -> Result<UploadAnswer> {
+    pub async fn upload(
+        &self,
+        batch: &passgate_shared::record::UploadBatch,
+    ) -> Result<UploadAnswer> {
         let body = serde_json::to_vec(batch)
             .map_err(|e| CheckpointError::Protocol(format!("cannot encode the upload: {e}")))?;
         let bytes = self.call(Method::POST, UPLOAD_PATH, Some(body)).await?;

@@ -109,9 +109,11 @@ pub async fn load(store: &Store) -> Result<Option<HeldBundle>> {
 
 /// The held bundle, or [`CheckpointError::NotEnrolled`] when nothing is stored.
 pub async fn require(store: &Store) -> Result<HeldBundle> {
-    load(store).await?.ok_or_else(|| CheckpointError::NotEnrolled {
-        dir: store.dir().to_path_buf(),
-    })
+    load(store)
+        .await?
+        .ok_or_else(|| CheckpointError::NotEnrolled {
+            dir: store.dir().to_path_buf(),
+        })
 }
 
 /// What became of a bundle file from the server.

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{BIN, bundle, init_dir, render_qr, text};
+use common::{BIN, bundle, enrol_dir, render_qr, text};
 
 fn verify_image(dir: &std::path::Path, image: &std::path::Path) -> Output {
     Command::new(BIN)
@@ -29,7 +29,7 @@ async fn total(dir: &std::path::Path) -> u64 {
 async fn png_and_jpeg_passes_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gate");
-    init_dir(&dir, "http://127.0.0.1:9", 3, &bundle(1)).await;
+    enrol_dir(&dir, "http://127.0.0.1:9", 3, &bundle(1)).await;
 
     let png = tmp.path().join("pass.png");
     render_qr(&text(0), 8, 0, 255).save(&png).unwrap();
@@ -66,7 +66,7 @@ async fn png_and_jpeg_passes_verify() {
 async fn images_without_a_code_record_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gate");
-    init_dir(&dir, "http://127.0.0.1:9", 3, &bundle(1)).await;
+    enrol_dir(&dir, "http://127.0.0.1:9", 3, &bundle(1)).await;
 
     let blank = tmp.path().join("blank.png");
     image::GrayImage::from_pixel(400, 300, image::Luma([255]))
