@@ -194,8 +194,8 @@ pub enum CheckpointError {
     #[error("record #{seq} cannot be overridden: {why} / 第 {seq} 条记录不能特批：{why_zh}")]
     NotOverridable {
         seq: u64,
-        why: &'static str,
-        why_zh: &'static str,
+        why: String,
+        why_zh: String,
     },
 
     /// The operating system could not provide randomness (record id or device key).

@@ -282,23 +282,22 @@ pub async fn override_scan(
     if orig.override_by.is_some() {
         return Err(CheckpointError::NotOverridable {
             seq: target,
-            why: "it is itself an override record",
-            why_zh: "该记录本身就是特批记录",
+            why: "it is itself an override record".into(),
+            why_zh: "该记录本身就是特批记录".into(),
         });
     }
     if orig.accepted {
         return Err(CheckpointError::NotOverridable {
             seq: target,
-            why: "it was accepted; only a rejected scan can be overridden (give --seq N for an earlier record)",
-            why_zh: "该记录已放行，只有被拒绝的记录才能特批",
+            why: "it was accepted; only a rejected scan can be overridden (give --seq N for an earlier record)".into(),
+            why_zh: "该记录已放行，只有被拒绝的记录才能特批".into(),
         });
     }
     if let Some(by) = tx.overridden_by(target).await? {
-        tracing::info!("record {target} was overridden by record {by}");
         return Err(CheckpointError::NotOverridable {
             seq: target,
-            why: "it was overridden already",
-            why_zh: "该记录已被特批过",
+            why: format!("it was overridden already by record #{by}"),
+            why_zh: format!("该记录已由第 {by} 条记录特批"),
         });
     }
     let head = tx.head().await?;

@@ -725,3 +725,20 @@ async fn killed_mid_burst_loses_no_printed_verdict() {
     assert_eq!(v["seq"].as_u64().unwrap(), chain.len() as u64 + 1);
     assert_eq!(v["prev_hash"], chain.last().unwrap().hash_hex());
 }
+
+/// A bundle past the staleness limit gives a loud warning on every verdict.
+#[tokio::test]
+async fn a_stale_bundle_is_loud_on_every_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b = bundle(1);
+    b.generated_at = now() - 80 * 3600;
+    enrol_dir(tmp.path(), NOWHERE, 3, &b).await;
+    let s = stdout(&run(&["verify", &text(0)], tmp.path()));
+    assert!(s.starts_with("放行 ACCEPTED\n"), "{s}");
+    assert!(s.contains("⚠⚠ 警告：信任数据已 80 小时未更新"), "{s}");
+    let v = json_line(&run(&["verify", "--json", &text(0)], tmp.path()));
+    assert_eq!(v["warnings"], serde_json::json!(["bundle_stale"]));
+    let st = json_line(&run(&["status", "--json"], tmp.path()));
+    assert_eq!(st["stale"], true);
+    assert!(stdout(&run(&["status"], tmp.path())).contains("⚠⚠ 信任数据已过期"));
+}
