@@ -52,6 +52,8 @@ allowed! {
     BundleRead = [Ops, Checkpoint];
     /// Uploading scans: gates only.
     GateUpload = [Checkpoint];
+    /// Key status changes and other decisions only an administrator takes.
+    AdminOnly = [];
 }
 
 /// Look up the Bearer token of a request.
@@ -69,7 +71,21 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<TokenRec
         .ok_or(ApiError::Unauthenticated)?;
     // The lookup is by hash, so no comparison ever runs over the secret itself.
     let record = state.store.find_token(&hash_token(token)).await?;
-    record.ok_or(ApiError::Unauthenticated)
+    let record = record.ok_or(ApiError::Unauthenticated)?;
+    // A revoked device's token still identifies it, so the refusal can say why.
+    if let Some(id) = record.device_id {
+        let device = state
+            .store
+            .get_device(id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        if device.status == crate::store::DeviceStatus::Revoked {
+            return Err(ApiError::DeviceRevoked(
+                device.revoke_reason.unwrap_or_default(),
+            ));
+        }
+    }
+    Ok(record)
 }
 
 /// The authenticated caller of a request, whose role `A` allows.

@@ -5,10 +5,15 @@
 
 use std::fmt::Write as _;
 
-use passgate_shared::sync::{Direction, ScanRecord};
-use passgate_shared::{GateContext, PassClass, verify};
+use std::collections::HashMap;
+
+use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord, HealthCode, Observations};
+use passgate_shared::rules::{PassHistory, decide};
+use passgate_shared::sync::Direction;
+use passgate_shared::{CheckpointId, GateContext, PassClass, PassNumber};
 
 use crate::keyring::write_private;
+use crate::routes::devices::hash_code;
 use crate::routes::passes::{NewPass, issue_pass, rfc3339};
 use crate::routes::sync::current_bundle;
 use crate::state::{AppState, now};
@@ -223,7 +228,8 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
         );
     }
 
-    // A week of scans, each decided by the real verifier against the current bundle.
+    // A week of scans at each checkpoint, by an enrolled demo device, each decided by the
+    // real gate rules (with the gate's own history) and chained as a gate chains them.
     let bundle = current_bundle(st).await.map_err(demo_err)?;
     let mut rng = Lcg(0x5eed_0419_0010_0001);
     let mut total = 0usize;
@@ -233,74 +239,108 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
             inside_zone: c.inside_zone,
             enterprise: c.enterprise_id,
         };
-        let mut records = Vec::new();
+        let device = enroll_demo_device(st, c.id, t0).await?;
+        let mut times: Vec<i64> = Vec::new();
         for day in (1..=7).rev() {
             let day_start = t0 - day * 86_400;
-            let n = 6 + rng.below(10);
-            for _ in 0..n {
-                let at = day_start + 6 * 3600 + rng.below(14 * 3600) as i64;
-                let p = &passes[rng.below(passes.len() as u64) as usize];
-                let text = if rng.below(40) == 0 {
-                    "PG:NOT-A-PASS".to_owned()
-                } else {
-                    p.qr_text.clone()
-                };
-                let v = verify(&text, &bundle, &gate, at);
-                let seq = records.len() as u64 + 1;
-                let mut id = [0u8; 16];
-                id[..8].copy_from_slice(&rng.next().to_be_bytes());
-                id[8..].copy_from_slice(&(u64::from(c.id.0) << 32 | seq).to_be_bytes());
-                records.push(ScanRecord {
-                    id: hex::encode(id),
-                    seq,
-                    checkpoint_id: c.id,
-                    scanned_at: at,
-                    direction: if rng.below(2) == 0 {
-                        Direction::In
-                    } else {
-                        Direction::Out
-                    },
-                    number: v.pass.as_ref().map(|p| p.number),
-                    class: v.pass.as_ref().map(|p| p.class),
-                    plate: v.pass.as_ref().map(|p| p.plate.to_string()),
-                    accepted: v.accepted(),
-                    reason: v.reason.as_ref().map(|r| r.code().to_owned()),
-                    warnings: v.warnings.iter().map(|w| w.code().to_owned()).collect(),
-                    bundle_version: bundle.version,
-                });
+            for _ in 0..6 + rng.below(10) {
+                times.push(day_start + 6 * 3600 + rng.below(14 * 3600) as i64);
             }
         }
-        records.sort_by_key(|r| r.scanned_at);
-        for (i, r) in records.iter_mut().enumerate() {
-            r.seq = i as u64 + 1;
+        times.sort_unstable();
+        let mut inside: HashMap<PassNumber, i64> = HashMap::new();
+        let mut records: Vec<GateRecord> = Vec::new();
+        for at in times {
+            let p = &passes[rng.below(passes.len() as u64) as usize];
+            let text = if rng.below(40) == 0 {
+                "PG:NOT-A-PASS".to_owned()
+            } else {
+                p.qr_text.clone()
+            };
+            let direction = if inside.contains_key(&p.number) || rng.below(3) == 0 {
+                Direction::Out
+            } else {
+                Direction::In
+            };
+            let d = decide(&text, &bundle, &gate, direction, 0, at, |n| PassHistory {
+                inside_since: inside.get(&n).copied(),
+                entries_today: 0,
+            });
+            let v = &d.verdict;
+            if let (true, Some(pass)) = (v.accepted(), &v.pass) {
+                if pass.class == PassClass::LoadUnloadLeave && direction == Direction::In {
+                    inside.insert(pass.number, at);
+                } else {
+                    inside.remove(&pass.number);
+                }
+            }
+            let seq = records.len() as u64 + 1;
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&rng.next().to_be_bytes());
+            id[8..].copy_from_slice(&(u64::from(device.0) << 32 | seq).to_be_bytes());
+            records.push(GateRecord {
+                id: hex::encode(id),
+                device_id: device,
+                seq,
+                prev_hash: records
+                    .last()
+                    .map_or_else(|| GENESIS_HASH.to_owned(), GateRecord::hash_hex),
+                checkpoint_id: c.id,
+                scanned_at: at,
+                direction,
+                number: v.pass.as_ref().map(|p| p.number),
+                class: v.pass.as_ref().map(|p| p.class),
+                plate: v.pass.as_ref().map(|p| p.plate.to_string()),
+                accepted: v.accepted(),
+                reason: v.reason.as_ref().map(|r| r.code().to_owned()),
+                warnings: v.warnings.iter().map(|w| w.code().to_owned()).collect(),
+                bundle_version: bundle.version,
+                guard_id: Some(format!("guard-{}", c.id)),
+                observations: Observations {
+                    health_code: Some(HealthCode::Green),
+                    itinerary_ok: Some(true),
+                    negative_test_48h: Some(true),
+                    temperature_ok: Some(true),
+                },
+                override_by: None,
+                overrides_seq: None,
+                dwell_minutes: d.dwell_minutes,
+            });
         }
         total += records.len();
-        st.store.ingest_scans(&records, t0).await?;
+        for chunk in records.chunks(500) {
+            st.store.ingest_batch(device, chunk, t0).await?;
+        }
     }
-    let _ = writeln!(out, "scans / 扫码记录: {total} over the last 7 days");
+    let _ = writeln!(
+        out,
+        "scans / 扫码记录: {total} over the last 7 days, one demo device per checkpoint"
+    );
 
     let mut token_file = String::from("# passgate demo tokens: role, name, token\n");
     let _ = writeln!(
         out,
         "API tokens (shown once; also saved to DATA_DIR/demo-tokens.txt):"
     );
-    let mut roles: Vec<(Role, String, Option<passgate_shared::CheckpointId>)> = vec![
+    let roles: Vec<(Role, String, Option<passgate_shared::CheckpointId>)> = vec![
         (Role::Admin, "演示管理员".into(), None),
         (Role::Ops, "运行局演示账号".into(), None),
         (Role::Transport, "交通局演示账号".into(), None),
     ];
-    for c in &checkpoints {
-        roles.push((
-            Role::Checkpoint,
-            format!("查验点 {} {}", c.id, c.name),
-            Some(c.id),
-        ));
-    }
     for (role, name, cp) in roles {
         let token = create_token(st, role, &name, cp).await?;
         let _ = writeln!(out, "  {:<10} {:<24} {}", role.as_str(), name, token);
         let _ = writeln!(token_file, "{}\t{}\t{}", role.as_str(), name, token);
         report.tokens.push((role, name, token));
+    }
+    let _ = writeln!(
+        out,
+        "enrolment codes for gate devices (valid 7 days; `passgate-checkpoint enroll --code …`):"
+    );
+    for c in &checkpoints {
+        let code = demo_code(st, c.id, t0).await?;
+        let _ = writeln!(out, "  {:>3}  {:<14} {}", c.id, code, c.name);
+        let _ = writeln!(token_file, "enroll\t{} {}\t{}", c.id, c.name, code);
     }
     let path = st.settings.data_dir.join("demo-tokens.txt");
     if !path.exists() {
@@ -308,4 +348,51 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
     }
     report.text = out;
     Ok(report)
+}
+
+/// An enrolment code for a checkpoint, valid for a week.
+async fn demo_code(
+    st: &AppState,
+    checkpoint: CheckpointId,
+    now: i64,
+) -> Result<String, StartError> {
+    let bytes = crate::keyring::random_bytes()?;
+    let alphabet = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let chars: Vec<char> = bytes[..12]
+        .iter()
+        .map(|b| char::from(alphabet[usize::from(b & 31)]))
+        .collect();
+    let code = chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-");
+    st.store
+        .create_enrollment_code(checkpoint, &hash_code(&code), now + 7 * 86_400, now)
+        .await?;
+    Ok(code)
+}
+
+/// Enrol a device for a checkpoint with a key that is thrown away: its records are seeded
+/// straight into the store, and a real gate enrols with its own code.
+async fn enroll_demo_device(
+    st: &AppState,
+    checkpoint: CheckpointId,
+    now: i64,
+) -> Result<DeviceId, StartError> {
+    let code = demo_code(st, checkpoint, now).await?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&crate::keyring::random_bytes()?);
+    let public = passgate_shared::keys::public_key_b64(&key.verifying_key());
+    let token = crate::auth::new_token()?;
+    let device = st
+        .store
+        .enroll_device(
+            &hash_code(&code),
+            &public,
+            "演示设备 / demo device",
+            &crate::auth::hash_token(&token),
+            now,
+        )
+        .await?;
+    Ok(device.id)
 }

@@ -40,6 +40,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("this device was revoked by the operations bureau: {0}")]
+    DeviceRevoked(String),
+    #[error("{0}")]
+    Enrollment(crate::store::EnrollFailure),
+    #[error("the upload was refused: {0}")]
+    BatchRefused(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -62,6 +68,11 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::DeviceRevoked(_) => StatusCode::FORBIDDEN,
+            ApiError::Enrollment(crate::store::EnrollFailure::Unknown) => StatusCode::NOT_FOUND,
+            ApiError::Enrollment(crate::store::EnrollFailure::Used) => StatusCode::CONFLICT,
+            ApiError::Enrollment(crate::store::EnrollFailure::Expired) => StatusCode::GONE,
+            ApiError::BatchRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +86,9 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Validation(_) => "validation",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::DeviceRevoked(_) => "device_revoked",
+            ApiError::Enrollment(f) => f.code(),
+            ApiError::BatchRefused(_) => "batch_refused",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -89,6 +103,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Enrollment(f) => ApiError::Enrollment(f),
+            e @ (StoreError::ChainFork { .. } | StoreError::BrokenLink { .. }) => {
+                ApiError::BatchRefused(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

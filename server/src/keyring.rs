@@ -26,11 +26,18 @@ pub enum KeyError {
     Random(String),
 }
 
-/// The issuer keys this server holds.
+/// The keys this server holds: issuer keys (`issuer-NN.key`), which sign passes, and
+/// bundle keys (`bundle-NN.key`), which sign the gates' offline bundles. The two families
+/// are separate so that neither can stand in for the other.
 pub struct KeyRing {
     keys: BTreeMap<KeyId, SigningKey>,
-    /// The newest key: the one new passes are signed with.
+    /// The newest issuer key: the one new passes are signed with.
     active: (KeyId, SigningKey),
+    bundle_keys: BTreeMap<KeyId, SigningKey>,
+    /// The oldest bundle key signs. A new `bundle-NN.key` is first only announced in the
+    /// bundles (gates learn it through a bundle signed by the key they trust); once the old
+    /// file is removed, the new key signs.
+    bundle_signer: (KeyId, SigningKey),
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -84,47 +91,81 @@ fn already_exists(e: &KeyError) -> bool {
     matches!(e, KeyError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists)
 }
 
-fn key_path(dir: &Path, id: KeyId) -> PathBuf {
-    dir.join(format!("issuer-{:02}.key", id.0))
+fn key_path(dir: &Path, family: &str, id: KeyId) -> PathBuf {
+    dir.join(format!("{family}-{:02}.key", id.0))
+}
+
+/// Every `FAMILY-NN.key` in `dir`; when there is none, key 1 is created.
+fn load_family(dir: &Path, family: &str) -> Result<BTreeMap<KeyId, SigningKey>, KeyError> {
+    let mut keys = BTreeMap::new();
+    let prefix = format!("{family}-");
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(id) = name
+            .strip_prefix(&prefix)
+            .and_then(|n| n.strip_suffix(".key"))
+        else {
+            continue;
+        };
+        let Ok(id) = id.parse::<u8>() else { continue };
+        keys.insert(KeyId(id), read_key(&path)?);
+    }
+    if keys.is_empty() {
+        let id = KeyId(1);
+        let path = key_path(dir, family, id);
+        let seed = random_bytes()?;
+        match write_private(&path, format!("{}\n", hex::encode(seed)).as_bytes()) {
+            Ok(()) => {
+                keys.insert(id, SigningKey::from_bytes(&seed));
+            }
+            // Another instance sharing this directory made it first: use theirs.
+            Err(e) if already_exists(&e) => {
+                keys.insert(id, read_key(&path)?);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(keys)
 }
 
 impl KeyRing {
-    /// Load every `issuer-NN.key` in `dir`; when there is none, create key 1.
+    /// Load every issuer and bundle key in `dir`; create key 1 of a family that has none.
     pub fn load_or_create(dir: &Path) -> Result<KeyRing, KeyError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut keys = BTreeMap::new();
-        for entry in fs::read_dir(dir).map_err(io(dir))? {
-            let path = entry.map_err(io(dir))?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let Some(id) = name
-                .strip_prefix("issuer-")
-                .and_then(|n| n.strip_suffix(".key"))
-            else {
-                continue;
-            };
-            let Ok(id) = id.parse::<u8>() else { continue };
-            keys.insert(KeyId(id), read_key(&path)?);
-        }
-        if keys.is_empty() {
-            let id = KeyId(1);
-            let path = key_path(dir, id);
-            let seed = random_bytes()?;
-            match write_private(&path, format!("{}\n", hex::encode(seed)).as_bytes()) {
-                Ok(()) => {
-                    keys.insert(id, SigningKey::from_bytes(&seed));
-                }
-                // Another instance sharing this directory made it first: use theirs.
-                Err(e) if already_exists(&e) => {
-                    keys.insert(id, read_key(&path)?);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let keys = load_family(dir, "issuer")?;
         let active = keys.iter().next_back().map(|(i, k)| (*i, k.clone()));
         let active = active.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
-        Ok(KeyRing { keys, active })
+        let bundle_keys = load_family(dir, "bundle")?;
+        let bundle_signer = bundle_keys.iter().next().map(|(i, k)| (*i, k.clone()));
+        let bundle_signer = bundle_signer.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
+        Ok(KeyRing {
+            keys,
+            active,
+            bundle_keys,
+            bundle_signer,
+        })
+    }
+
+    /// The key bundles are signed with.
+    pub fn bundle_signer(&self) -> (KeyId, &SigningKey) {
+        (self.bundle_signer.0, &self.bundle_signer.1)
+    }
+
+    /// Every bundle key's public half: what gates pin at enrolment and learn from bundles.
+    pub fn public_bundle_keys(&self) -> Vec<IssuerKey> {
+        self.bundle_keys
+            .iter()
+            .map(|(id, k)| IssuerKey {
+                id: *id,
+                public: k.verifying_key(),
+                status: KeyStatus::Active,
+                not_before: None,
+                not_after: None,
+            })
+            .collect()
     }
 
     /// The key new passes are signed with: the newest one.
@@ -205,6 +246,16 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{a:?}").contains(&hex::encode(a.active().1.to_bytes())));
+        // The bundle key is a key of its own, kept with the same care.
+        assert_ne!(
+            a.bundle_signer().1.verifying_key(),
+            a.active().1.verifying_key()
+        );
+        assert_eq!(
+            a.bundle_signer().1.verifying_key(),
+            b.bundle_signer().1.verifying_key()
+        );
+        assert!(!format!("{a:?}").contains(&hex::encode(a.bundle_signer().1.to_bytes())));
     }
 
     #[test]
@@ -216,7 +267,11 @@ mod tests {
                 std::thread::spawn(move || {
                     let k = KeyRing::load_or_create(&d).unwrap();
                     let s = load_or_create_secret(&d.join("id-hash.secret")).unwrap();
-                    (k.active().1.verifying_key(), s)
+                    (
+                        k.active().1.verifying_key(),
+                        k.bundle_signer().1.verifying_key(),
+                        s,
+                    )
                 })
             })
             .map(|t| t.join().unwrap())
@@ -226,7 +281,7 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(names.len(), 3, "issuer key, bundle key, secret: {names:?}");
     }
 
     #[test]

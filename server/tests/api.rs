@@ -13,18 +13,21 @@ on_both_backends!(
     oversized_bodies_are_refused,
     concurrent_issuance_gives_unique_numbers,
     health_readiness_and_metrics,
+    enrolment_codes_are_one_time,
+    anomalies_of_two_gates,
 );
 
 use common::TestDb;
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode};
+use ed25519_dalek::SigningKey;
 use passgate_server::store::Role;
 use passgate_server::{app, create_token, open};
-use passgate_shared::sync::{
-    BundleResponse, DailyUsage, Direction, ScanRecord, UploadRequest, UploadResponse,
-};
-use passgate_shared::{CheckpointId, GateContext, verify};
+use passgate_shared::bundle_file::{apply, decode};
+use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord, Observations, sign_batch};
+use passgate_shared::sync::{DailyUsage, Direction, UploadResult};
+use passgate_shared::{Bundle, CheckpointId, GateContext, verify};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -84,6 +87,57 @@ impl Api {
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
+    }
+
+    /// A raw GET returning bytes (the bundle file is binary).
+    async fn get_bytes(&self, path: &str, token: &str) -> (StatusCode, Vec<u8>) {
+        let req = Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = app(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        (
+            status,
+            to_bytes(resp.into_body(), 64 << 20).await.unwrap().to_vec(),
+        )
+    }
+
+    /// The bundle as a gate gets it: fetched, signature-checked with the pinned bundle keys,
+    /// applied on `held`.
+    async fn bundle(&self, held: Option<&Bundle>) -> Bundle {
+        let path = match held {
+            Some(b) => format!("/api/v1/sync/bundle?since={}", b.version),
+            None => "/api/v1/sync/bundle".to_owned(),
+        };
+        let (s, bytes) = self.get_bytes(&path, self.token(Role::Checkpoint)).await;
+        assert_eq!(s, StatusCode::OK);
+        let file = decode(&bytes, &self.state.keys.public_bundle_keys()).unwrap();
+        assert_eq!(
+            file.is_delta(),
+            held.is_some_and(|b| b.version < file.header.version)
+        );
+        apply(held, file).unwrap()
+    }
+
+    /// Enrol a device at `cp` through the API: its id, key and token.
+    async fn enroll(&self, cp: u64, seed: u8) -> (DeviceId, SigningKey, String) {
+        let path = format!("/api/v1/checkpoints/{cp}/enrollment");
+        let (s, c) = self.as_role(Role::Ops, Method::POST, &path, None).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let public = passgate_shared::keys::public_key_b64(&key.verifying_key());
+        let body = json!({"code": c["code"], "public_key": public, "name": "tablet"});
+        let (s, d) = self
+            .call(Method::POST, "/api/v1/devices/enroll", None, Some(body))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{d}");
+        assert_eq!(d["checkpoint_id"], cp);
+        (
+            DeviceId(d["device_id"].as_u64().unwrap() as u32),
+            key,
+            d["token"].as_str().unwrap().to_owned(),
+        )
     }
 
     async fn as_role(
@@ -230,6 +284,31 @@ async fn every_route_checks_its_roles(db: TestDb) {
             None,
             vec![Ops, Transport],
         ),
+        (
+            Method::GET,
+            "/api/v1/anomalies?date=2026-12-01".into(),
+            None,
+            vec![Ops, Transport],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/checkpoints/{cp}/enrollment"),
+            None,
+            vec![Ops],
+        ),
+        (Method::GET, "/api/v1/devices".into(), None, vec![Ops]),
+        (
+            Method::POST,
+            "/api/v1/devices/999/revoke".into(),
+            Some(json!({"reason": "x"})),
+            vec![Ops],
+        ),
+        (
+            Method::POST,
+            "/api/v1/keys/9/status".into(),
+            Some(json!({"status": "retired"})),
+            vec![],
+        ),
     ];
     for (method, path, body, allowed) in rows {
         let (s, _) = api.call(method.clone(), &path, None, body.clone()).await;
@@ -361,10 +440,7 @@ async fn issue_verify_revoke_and_bundle_versions(db: TestDb) {
         numbers.push(p["number"].as_str().unwrap().to_owned());
     }
     assert_eq!(numbers, ["419001000001", "419001000002", "419001000003"]);
-    let (_, b1) = api
-        .as_role(Role::Checkpoint, Method::GET, "/api/v1/sync/bundle", None)
-        .await;
-    let b1: BundleResponse = serde_json::from_value(b1).unwrap();
+    let b1 = api.bundle(None).await;
     // The issued text verifies offline with the bundle.
     let (_, p) = api
         .as_role(
@@ -381,7 +457,7 @@ async fn issue_verify_revoke_and_bundle_versions(db: TestDb) {
     };
     let v = verify(
         p["qr_text"].as_str().unwrap(),
-        &b1.bundle,
+        &b1,
         &gate,
         chrono::Utc::now().timestamp(),
     );
@@ -393,7 +469,7 @@ async fn issue_verify_revoke_and_bundle_versions(db: TestDb) {
     };
     let v = verify(
         p["qr_text"].as_str().unwrap(),
-        &b1.bundle,
+        &b1,
         &off,
         chrono::Utc::now().timestamp(),
     );
@@ -433,16 +509,16 @@ async fn issue_verify_revoke_and_bundle_versions(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
-    let (_, b2) = api
-        .as_role(Role::Checkpoint, Method::GET, "/api/v1/sync/bundle", None)
-        .await;
-    let b2: BundleResponse = serde_json::from_value(b2).unwrap();
-    assert!(b2.bundle.version > b1.bundle.version);
-    let revoked: Vec<String> = b2.bundle.revoked.iter().map(|n| n.to_string()).collect();
+    // A delta since the first bundle brings the revocation; a full snapshot agrees.
+    let b2 = api.bundle(Some(&b1)).await;
+    assert!(b2.version > b1.version);
+    let full = api.bundle(None).await;
+    assert_eq!((full.version, &full.revoked), (b2.version, &b2.revoked));
+    let revoked: Vec<String> = b2.revoked.iter().map(|n| n.to_string()).collect();
     assert_eq!(revoked, [numbers[0].clone()]);
     let v = verify(
         p["qr_text"].as_str().unwrap(),
-        &b2.bundle,
+        &b2,
         &gate,
         chrono::Utc::now().timestamp(),
     );
@@ -477,60 +553,63 @@ async fn issue_verify_revoke_and_bundle_versions(db: TestDb) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-fn record(id: u8, seq: u64, cp: u64, at: i64, accepted: bool) -> ScanRecord {
-    ScanRecord {
-        id: format!("{id:032x}"),
-        seq,
-        checkpoint_id: CheckpointId(cp as u32),
-        scanned_at: at,
-        direction: if seq.is_multiple_of(2) {
-            Direction::Out
-        } else {
-            Direction::In
-        },
-        number: Some(passgate_shared::PassNumber::parse("419001000001").unwrap()),
-        class: Some(passgate_shared::PassClass::ShortHaul),
-        plate: Some("豫U12345".into()),
-        accepted,
-        reason: (!accepted).then(|| "expired".into()),
-        warnings: vec![],
-        bundle_version: 1,
+/// A device's chain of records `1..=n` at checkpoint `cp`, at `t + seq` seconds; record
+/// `refused` refused as expired.
+fn chain(device: DeviceId, cp: u64, n: u64, t: i64, refused: Option<u64>) -> Vec<GateRecord> {
+    let mut out: Vec<GateRecord> = Vec::new();
+    for seq in 1..=n {
+        let accepted = refused != Some(seq);
+        out.push(GateRecord {
+            id: format!("{:016x}{:016x}", device.0, seq),
+            device_id: device,
+            seq,
+            prev_hash: out
+                .last()
+                .map_or_else(|| GENESIS_HASH.to_owned(), GateRecord::hash_hex),
+            checkpoint_id: CheckpointId(cp as u32),
+            scanned_at: t + seq as i64,
+            direction: if seq.is_multiple_of(2) {
+                Direction::Out
+            } else {
+                Direction::In
+            },
+            number: Some(passgate_shared::PassNumber::parse("419001000001").unwrap()),
+            class: Some(passgate_shared::PassClass::ShortHaul),
+            plate: Some("豫U12345".into()),
+            accepted,
+            reason: (!accepted).then(|| "expired".into()),
+            warnings: vec![],
+            bundle_version: 1,
+            guard_id: Some("guard-1".into()),
+            observations: Observations::default(),
+            override_by: None,
+            overrides_seq: None,
+            dwell_minutes: None,
+        });
     }
+    out
+}
+
+async fn upload(api: &Api, token: &str, body: Value) -> (StatusCode, Value) {
+    api.call(Method::POST, "/api/v1/sync/upload", Some(token), Some(body))
+        .await
 }
 
 async fn uploads_are_idempotent_and_counts_exact(db: TestDb) {
     let api = Api::new(db).await;
     let (_, cp, other) = api.zone().await;
+    let (dev, key, token) = api.enroll(cp, 7).await;
     // 2026-12-01 10:00 Beijing time.
     let t = 1_796_083_200 + 2 * 3600;
-    let records: Vec<ScanRecord> = (1..=6)
-        .map(|i| record(i, u64::from(i), cp, t + i64::from(i), i != 6))
-        .collect();
-    let req = UploadRequest {
-        checkpoint_id: CheckpointId(cp as u32),
-        records: records.clone(),
-    };
-    let body = serde_json::to_value(&req).unwrap();
-    let (s, v) = api
-        .as_role(
-            Role::Checkpoint,
-            Method::POST,
-            "/api/v1/sync/upload",
-            Some(body.clone()),
-        )
-        .await;
+    let records = chain(dev, cp, 6, t, Some(6));
+    let batch = sign_batch(dev, CheckpointId(cp as u32), records.clone(), &key);
+    let body = serde_json::to_value(&batch).unwrap();
+    let (s, v) = upload(&api, &token, body.clone()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let r: UploadResponse = serde_json::from_value(v).unwrap();
-    assert_eq!((r.stored, r.duplicates), (6, 0));
-    let (_, v) = api
-        .as_role(
-            Role::Checkpoint,
-            Method::POST,
-            "/api/v1/sync/upload",
-            Some(body),
-        )
-        .await;
-    let r: UploadResponse = serde_json::from_value(v).unwrap();
+    let r: UploadResult = serde_json::from_value(v).unwrap();
+    assert_eq!((r.stored, r.duplicates, r.last_seq), (6, 0, 6));
+    let (_, v) = upload(&api, &token, body).await;
+    let r: UploadResult = serde_json::from_value(v).unwrap();
     assert_eq!((r.stored, r.duplicates), (0, 6));
     let (_, v) = api
         .as_role(
@@ -572,54 +651,232 @@ async fn uploads_are_idempotent_and_counts_exact(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
-    // Bad records are refused whole, naming the record.
-    let mut bad = records.clone();
-    bad[2].id = "not-hex".into();
-    bad[3].checkpoint_id = CheckpointId(other as u32);
-    let req = UploadRequest {
-        checkpoint_id: CheckpointId(cp as u32),
-        records: bad,
-    };
-    let (s, v) = api
-        .as_role(
-            Role::Checkpoint,
-            Method::POST,
-            "/api/v1/sync/upload",
-            Some(serde_json::to_value(&req).unwrap()),
-        )
-        .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        v["message"].as_str().unwrap().contains("records[2].id"),
-        "{v}"
-    );
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("records[3].checkpoint_id"),
+    // An edited record in a signed batch is refused whole, and nothing of it is stored.
+    let more = chain(dev, cp, 9, t, Some(6));
+    let mut edited = sign_batch(dev, CheckpointId(cp as u32), more[6..].to_vec(), &key);
+    edited.records[0].plate = Some("豫U99999".into());
+    let (s, v) = upload(&api, &token, serde_json::to_value(&edited).unwrap()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("batch_refused")),
         "{v}"
     );
 
-    // A token bound to one checkpoint cannot upload for another.
-    let bound = create_token(
+    // A batch of device A replayed with device B's token, claiming A or claiming B.
+    let (dev_b, _key_b, token_b) = api.enroll(other, 8).await;
+    let honest = sign_batch(dev, CheckpointId(cp as u32), more[6..].to_vec(), &key);
+    let (s, v) = upload(&api, &token_b, serde_json::to_value(&honest).unwrap()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("batch_refused")),
+        "{v}"
+    );
+    let mut claimed = honest.clone();
+    claimed.device_id = dev_b;
+    claimed.checkpoint_id = CheckpointId(other as u32);
+    for r in &mut claimed.records {
+        r.device_id = dev_b;
+        r.checkpoint_id = CheckpointId(other as u32);
+    }
+    let (s, v) = upload(&api, &token_b, serde_json::to_value(&claimed).unwrap()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("batch_refused")),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("signature"), "{v}");
+
+    // The honest batch goes through.
+    let (s, v) = upload(&api, &token, serde_json::to_value(&honest).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["stored"], 3);
+
+    // A token not bound to a device cannot upload at all.
+    let plain = create_token(
         &api.state,
         Role::Checkpoint,
         "gate",
-        Some(CheckpointId(other as u32)),
+        Some(CheckpointId(cp as u32)),
     )
     .await
     .unwrap();
-    let req = UploadRequest {
-        checkpoint_id: CheckpointId(cp as u32),
-        records: vec![],
-    };
-    let (s, _) = api
+    let (s, _) = upload(&api, &plain, serde_json::to_value(&honest).unwrap()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // A revoked device is refused, and told why, on every route.
+    let path = format!("/api/v1/devices/{}/revoke", dev.0);
+    let (s, v) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            &path,
+            Some(json!({"reason": "平板丢失"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = upload(&api, &token, serde_json::to_value(&honest).unwrap()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("device_revoked")),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("平板丢失"), "{v}");
+    let (s, _) = api.get_bytes("/api/v1/sync/bundle", &token).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn enrolment_codes_are_one_time(db: TestDb) {
+    let api = Api::new(db).await;
+    let (_, cp, _) = api.zone().await;
+    let (s, c) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            &format!("/api/v1/checkpoints/{cp}/enrollment"),
+            Some(json!({"valid_hours": 2})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let code = c["code"].as_str().unwrap().to_owned();
+    let key =
+        passgate_shared::keys::public_key_b64(&SigningKey::from_bytes(&[3; 32]).verifying_key());
+    let enroll = |code: String, key: String| json!({"code": code, "public_key": key});
+    let (s, v) = api
         .call(
             Method::POST,
-            "/api/v1/sync/upload",
-            Some(&bound),
-            Some(serde_json::to_value(&req).unwrap()),
+            "/api/v1/devices/enroll",
+            None,
+            Some(enroll(code.to_lowercase(), key.clone())),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "codes are read case-insensitively: {v}"
+    );
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/devices/enroll",
+            None,
+            Some(enroll(code.clone(), key.clone())),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("code_used")),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("运行局"), "{v}");
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/devices/enroll",
+            None,
+            Some(enroll("AAAA-BBBB-CCCC".into(), key.clone())),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("code_unknown")),
+        "{v}"
+    );
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/devices/enroll",
+            None,
+            Some(enroll(code, "not a key".into())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            "/api/v1/checkpoints/999/enrollment",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api
+        .as_role(
+            Role::Ops,
+            Method::POST,
+            &format!("/api/v1/checkpoints/{cp}/enrollment"),
+            Some(json!({"valid_hours": 0})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, list) = api
+        .as_role(Role::Ops, Method::GET, "/api/v1/devices", None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+async fn anomalies_of_two_gates(db: TestDb) {
+    let api = Api::new(db).await;
+    let (ent, cp, other) = api.zone().await;
+    let mut body = pass_body("load_unload_leave", ent, &[]);
+    body["max_dwell_minutes"] = json!(60);
+    let (s, p) = api
+        .as_role(Role::Ops, Method::POST, "/api/v1/passes", Some(body))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let number = passgate_shared::PassNumber::parse(p["number"].as_str().unwrap()).unwrap();
+    // Two gates admit the same load-unload-leave pass ten minutes apart.
+    let t = chrono::Utc::now().timestamp() - 600;
+    for (cp, seed, at) in [(cp, 1u8, t), (other, 2, t + 300)] {
+        let (dev, key, token) = api.enroll(cp, seed).await;
+        let mut records = chain(dev, cp, 1, at, None);
+        records[0].number = Some(number);
+        records[0].class = Some(passgate_shared::PassClass::LoadUnloadLeave);
+        records[0].direction = Direction::In;
+        let batch = sign_batch(dev, CheckpointId(cp as u32), records, &key);
+        let (s, v) = upload(&api, &token, serde_json::to_value(&batch).unwrap()).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let day = passgate_shared::time::local_day(t);
+    let (s, v) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            &format!("/api/v1/anomalies?date={day}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let kinds: Vec<&str> = v["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"inside_twice"), "{v}");
+    let a = v["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "inside_twice")
+        .unwrap();
+    assert_eq!(a["checkpoints"], json!([cp, other]));
+    assert_eq!(a["number"], p["number"]);
+    assert_eq!(a["kind_name"], "同一即装即卸即走证同时在两处厂内");
+    let (s, _) = api
+        .as_role(
+            Role::Transport,
+            Method::GET,
+            "/api/v1/anomalies?date=yesterday",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = api
+        .as_role(
+            Role::Checkpoint,
+            Method::GET,
+            &format!("/api/v1/anomalies?date={day}"),
+            None,
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -703,28 +960,19 @@ async fn health_readiness_and_metrics(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let t = 1_796_083_200;
-    let req = UploadRequest {
-        checkpoint_id: CheckpointId(cp as u32),
-        records: (1..=5)
-            .map(|i| record(i, u64::from(i), cp, t + i64::from(i), true))
-            .collect(),
-    };
-    let body = serde_json::to_value(&req).unwrap();
+    let (dev, key, token) = api.enroll(cp, 9).await;
+    let batch = sign_batch(
+        dev,
+        CheckpointId(cp as u32),
+        chain(dev, cp, 5, t, None),
+        &key,
+    );
+    let body = serde_json::to_value(&batch).unwrap();
     for _ in 0..2 {
-        let (s, v) = api
-            .as_role(
-                Role::Checkpoint,
-                Method::POST,
-                "/api/v1/sync/upload",
-                Some(body.clone()),
-            )
-            .await;
+        let (s, v) = upload(&api, &token, body.clone()).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
-    let (_, b) = api
-        .as_role(Role::Checkpoint, Method::GET, "/api/v1/sync/bundle", None)
-        .await;
-    let version = b["bundle"]["version"].as_u64().unwrap();
+    let version = api.bundle(None).await.version;
     api.call(Method::GET, "/api/v1/passes/419001999999", None, None)
         .await;
 

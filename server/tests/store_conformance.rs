@@ -11,9 +11,11 @@ use std::sync::Arc;
 use common::{Backend, TestDb};
 use passgate_server::open_store;
 use passgate_server::store::{
-    CheckpointKind, NewCheckpoint, PassFilter, PassRecord, PassStatus, Role, Store, StoreError,
+    CheckpointKind, DeviceStatus, EnrollFailure, NewCheckpoint, PassFilter, PassRecord, PassStatus,
+    Role, Store, StoreError,
 };
-use passgate_shared::sync::{Direction, ScanRecord};
+use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord, Observations};
+use passgate_shared::sync::Direction;
 use passgate_shared::time::local_day;
 use passgate_shared::{
     CheckpointId, DivisionCode, EnterpriseId, IssuerKey, KeyId, KeyStatus, PassClass, PassNumber,
@@ -29,6 +31,9 @@ on_both_backends!(
     tokens,
     scans_are_idempotent_and_counted,
     large_and_concurrent_overlapping_batches,
+    enrolment_codes_and_devices,
+    forks_gaps_and_broken_links,
+    revocations_since_a_version,
     migrations_are_idempotent_and_concurrent_opens_are_safe,
     ready_and_backup,
 );
@@ -79,13 +84,24 @@ fn pass(serial: u32, ent: EnterpriseId, class: PassClass, plate: &str, at: i64) 
     }
 }
 
-fn scan(i: u64, cp: u32, at: i64, number: Option<u32>, accepted: bool) -> ScanRecord {
-    ScanRecord {
-        id: format!("{:016x}{:016x}", u64::from(cp), i),
-        seq: i,
+/// One record of a chain; `prev` is the hash of the record before (None: genesis).
+fn scan(
+    device: u32,
+    seq: u64,
+    cp: u32,
+    at: i64,
+    number: Option<u32>,
+    accepted: bool,
+    prev: Option<String>,
+) -> GateRecord {
+    GateRecord {
+        id: format!("{:016x}{:016x}", u64::from(device), seq),
+        device_id: DeviceId(device),
+        seq,
+        prev_hash: prev.unwrap_or_else(|| GENESIS_HASH.to_owned()),
         checkpoint_id: CheckpointId(cp),
         scanned_at: at,
-        direction: if i.is_multiple_of(2) {
+        direction: if seq.is_multiple_of(2) {
             Direction::In
         } else {
             Direction::Out
@@ -97,7 +113,64 @@ fn scan(i: u64, cp: u32, at: i64, number: Option<u32>, accepted: bool) -> ScanRe
         reason: (!accepted).then(|| "expired".to_owned()),
         warnings: vec![],
         bundle_version: 3,
+        guard_id: None,
+        observations: Observations::default(),
+        override_by: None,
+        overrides_seq: None,
+        dwell_minutes: None,
     }
+}
+
+/// A device's chain of `n` records from seq 1, all at checkpoint `cp`; `at(seq)` gives the
+/// time and `number(seq)` the pass serial.
+fn chain(
+    device: DeviceId,
+    cp: u32,
+    n: u64,
+    at: impl Fn(u64) -> i64,
+    number: impl Fn(u64) -> Option<u32>,
+    accepted: impl Fn(u64) -> bool,
+) -> Vec<GateRecord> {
+    let mut out: Vec<GateRecord> = Vec::new();
+    for seq in 1..=n {
+        let prev = out.last().map(GateRecord::hash_hex);
+        out.push(scan(
+            device.0,
+            seq,
+            cp,
+            at(seq),
+            number(seq),
+            accepted(seq),
+            prev,
+        ));
+    }
+    out
+}
+
+/// A checkpoint and an enrolled device at it.
+async fn device_at(s: &Arc<dyn Store>, name: &str) -> (CheckpointId, DeviceId) {
+    let cp = s
+        .create_checkpoint(
+            &NewCheckpoint {
+                name: name.into(),
+                kind: CheckpointKind::ZoneBorder,
+                inside_zone: true,
+                enterprise_id: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let code = format!("code-{name}");
+    s.create_enrollment_code(cp.id, &code, 1_000_000, 1)
+        .await
+        .unwrap();
+    let key = format!("key-{name}");
+    let d = s
+        .enroll_device(&code, &key, name, &format!("token-{name}"), 2)
+        .await
+        .unwrap();
+    (cp.id, d.id)
 }
 
 async fn enterprises_and_checkpoints(db: TestDb) {
@@ -379,29 +452,63 @@ async fn tokens(db: TestDb) {
 
 async fn scans_are_idempotent_and_counted(db: TestDb) {
     let s = store(&db).await;
+    let (cp7, dev) = device_at(&s, "seven").await;
+    let (cp8, dev8) = device_at(&s, "eight").await;
     // 2026-12-01 08:00 Beijing; and 23:59:59 Beijing that day, and the next day.
     let day1 = 1_796_083_200;
     let late = day1 + 16 * 3600 - 1;
     let next_day = day1 + 16 * 3600;
     assert_eq!(local_day(day1), local_day(late));
     assert_ne!(local_day(late), local_day(next_day));
-    let batch = vec![
-        scan(1, 7, day1, Some(1), true),
-        scan(2, 7, day1 + 1, Some(1), true),
-        scan(3, 7, day1 + 2, Some(1), true),
-        scan(4, 7, late, None, false),
-        scan(5, 8, late, Some(2), false),
-        scan(6, 7, next_day, Some(1), true),
+    // Index = seq: record 4 has no pass (unreadable) and is refused; 7 comes later.
+    let times = [
+        0,
+        day1,
+        day1 + 1,
+        day1 + 2,
+        late,
+        day1 + 4,
+        next_day,
+        day1 + 3,
     ];
-    let out = s.ingest_scans(&batch, 1).await.unwrap();
-    assert_eq!((out.stored, out.duplicates), (6, 0));
-    // A retry with one new record and a duplicate inside the batch itself.
-    let mut retry = batch.clone();
-    retry.push(scan(7, 7, day1 + 3, Some(3), true));
-    retry.push(scan(7, 7, day1 + 3, Some(3), true));
-    let out = s.ingest_scans(&retry, 2).await.unwrap();
-    assert_eq!((out.stored, out.duplicates), (1, 7));
-    assert_eq!(s.ingest_scans(&[], 3).await.unwrap(), Default::default());
+    let numbers = [
+        None,
+        Some(1),
+        Some(1),
+        Some(1),
+        None,
+        Some(1),
+        Some(1),
+        Some(3),
+    ];
+    let all = chain(
+        dev,
+        cp7.0,
+        6,
+        |q| times[q as usize],
+        |q| numbers[q as usize],
+        |q| q != 4,
+    );
+    let out = s.ingest_batch(dev, &all[..6], 1).await.unwrap();
+    assert_eq!((out.stored, out.duplicates, out.gap), (6, 0, false));
+    let other = chain(dev8, cp8.0, 1, |_| late, |_| Some(2), |_| false);
+    s.ingest_batch(dev8, &other, 1).await.unwrap();
+    // A retry of the same records plus one new one.
+    let more = chain(
+        dev,
+        cp7.0,
+        7,
+        |q| times[q as usize],
+        |q| numbers[q as usize],
+        |q| q != 4,
+    );
+    let out = s.ingest_batch(dev, &more, 2).await.unwrap();
+    assert_eq!((out.stored, out.duplicates), (1, 6));
+    assert_eq!(
+        s.ingest_batch(dev, &[], 3).await.unwrap(),
+        Default::default()
+    );
+    assert_eq!(s.get_device(dev).await.unwrap().unwrap().last_seq, 7);
 
     let rows = s.daily_usage(&local_day(day1)).await.unwrap();
     let got: Vec<(Option<u32>, u32, &str, &str, u64)> = rows
@@ -416,15 +523,16 @@ async fn scans_are_idempotent_and_counted(db: TestDb) {
             )
         })
         .collect();
-    // Ordered by checkpoint, then number (no number first), direction, verdict.
+    // Ordered by checkpoint, then number (no number first), direction, verdict. Seq 1, 3, 5, 7
+    // go out, 2, 4, 6 in; seq 4 is refused; seq 6 is on the next day.
     assert_eq!(
         got,
         vec![
-            (None, 7, "in", "expired", 1),
-            (Some(1), 7, "in", "accepted", 1),
-            (Some(1), 7, "out", "accepted", 2),
-            (Some(3), 7, "out", "accepted", 1),
-            (Some(2), 8, "out", "expired", 1),
+            (None, cp7.0, "in", "expired", 1),
+            (Some(1), cp7.0, "in", "accepted", 1),
+            (Some(1), cp7.0, "out", "accepted", 3),
+            (Some(3), cp7.0, "out", "accepted", 1),
+            (Some(2), cp8.0, "out", "expired", 1),
         ]
     );
     assert_eq!(rows[1].class, Some(PassClass::ShortHaul));
@@ -432,31 +540,39 @@ async fn scans_are_idempotent_and_counted(db: TestDb) {
     let next = s.daily_usage(&local_day(next_day)).await.unwrap();
     assert_eq!(next.iter().map(|r| r.count).sum::<u64>(), 1);
     assert!(s.daily_usage("2000-01-01").await.unwrap().is_empty());
+    // The stored records come back exactly as uploaded.
+    let back = s.day_records(&local_day(day1)).await.unwrap();
+    assert_eq!(back.len(), 7);
+    assert!(back.contains(&more[6]) && back.contains(&other[0]));
 }
 
 async fn large_and_concurrent_overlapping_batches(db: TestDb) {
     let a = store(&db).await;
     let b = store(&db).await;
     let t = 1_796_083_200;
+    let (cp, dev) = device_at(&a, "big").await;
     // Larger than one multi-row INSERT.
-    let big: Vec<ScanRecord> = (0..1_234).map(|i| scan(i, 1, t, Some(1), true)).collect();
-    let out = a.ingest_scans(&big, 1).await.unwrap();
+    let big = chain(dev, cp.0, 1_234, |_| t, |_| Some(1), |_| true);
+    let out = a.ingest_batch(dev, &big, 1).await.unwrap();
     assert_eq!((out.stored, out.duplicates), (1_234, 0));
 
     // 20 gates, each uploading overlapping batches through both "instances" at once, in
-    // scrambled orders.
+    // scrambled order.
     let mut tasks = Vec::new();
-    for gate in 2..22u32 {
-        let recs: Vec<ScanRecord> = (0..60).map(|i| scan(i, gate, t, Some(2), true)).collect();
+    let mut gates = Vec::new();
+    for g in 0..20 {
+        let (cp, dev) = device_at(&a, &format!("gate-{g}")).await;
+        gates.push(cp);
+        let recs = chain(dev, cp.0, 60, |_| t, |_| Some(2), |_| true);
         for (k, s) in [a.clone(), b.clone(), a.clone(), b.clone()]
             .into_iter()
             .enumerate()
+            .rev()
         {
-            let mut batch: Vec<ScanRecord> = recs[k * 10..k * 10 + 30].to_vec();
-            if k % 2 == 1 {
-                batch.reverse();
-            }
-            tasks.push(tokio::spawn(async move { s.ingest_scans(&batch, 2).await }));
+            let batch: Vec<GateRecord> = recs[k * 10..k * 10 + 30].to_vec();
+            tasks.push(tokio::spawn(
+                async move { s.ingest_batch(dev, &batch, 2).await },
+            ));
         }
     }
     let mut stored = 0;
@@ -466,7 +582,7 @@ async fn large_and_concurrent_overlapping_batches(db: TestDb) {
         stored += out.stored;
         dups += out.duplicates;
     }
-    // Each gate sent records 0..60 in batches covering 0..30, 10..40, 20..50, 30..60.
+    // Each gate sent records 1..=60 in batches covering 1..=30, 11..=40, 21..=50, 31..=60.
     assert_eq!(stored, 20 * 60);
     assert_eq!(stored + dups, 20 * 4 * 30);
     let rows = a.daily_usage(&local_day(t)).await.unwrap();
@@ -474,10 +590,174 @@ async fn large_and_concurrent_overlapping_batches(db: TestDb) {
     for r in rows {
         *per_gate.entry(r.checkpoint_id.0).or_default() += r.count;
     }
-    assert_eq!(per_gate[&1], 1_234);
-    for gate in 2..22 {
-        assert_eq!(per_gate[&gate], 60, "gate {gate}");
+    assert_eq!(per_gate[&cp.0], 1_234);
+    for g in gates {
+        assert_eq!(per_gate[&g.0], 60, "gate {g}");
     }
+    // Batches that arrived before the ones they follow opened gaps; all closed by now.
+    let open: Vec<_> = a
+        .incidents(0, i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.closed_at.is_none())
+        .collect();
+    assert!(open.is_empty(), "{open:?}");
+}
+
+async fn enrolment_codes_and_devices(db: TestDb) {
+    let s = store(&db).await;
+    let cp = s
+        .create_checkpoint(
+            &NewCheckpoint {
+                name: "东门".into(),
+                kind: CheckpointKind::EnterpriseGate,
+                inside_zone: true,
+                enterprise_id: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    s.create_enrollment_code(cp.id, "h-ok", 100, 10)
+        .await
+        .unwrap();
+    s.create_enrollment_code(cp.id, "h-old", 50, 10)
+        .await
+        .unwrap();
+    let d = s
+        .enroll_device("h-ok", "pk-1", "gate tablet", "tok-1", 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.checkpoint_id, d.status, d.last_seq),
+        (cp.id, DeviceStatus::Active, 0)
+    );
+    let t = s.find_token("tok-1").await.unwrap().unwrap();
+    assert_eq!(
+        (t.role, t.checkpoint_id, t.device_id),
+        (Role::Checkpoint, Some(cp.id), Some(d.id))
+    );
+    let fail = |r: Result<_, StoreError>| match r {
+        Err(StoreError::Enrollment(f)) => f,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        fail(s.enroll_device("h-ok", "pk-2", "again", "tok-2", 21).await),
+        EnrollFailure::Used
+    );
+    assert_eq!(
+        fail(s.enroll_device("h-old", "pk-3", "late", "tok-3", 60).await),
+        EnrollFailure::Expired
+    );
+    assert_eq!(
+        fail(s.enroll_device("h-none", "pk-4", "who", "tok-4", 21).await),
+        EnrollFailure::Unknown
+    );
+    // A failed enrolment leaves nothing behind.
+    assert_eq!(s.list_devices().await.unwrap().len(), 1);
+    assert!(s.find_token("tok-2").await.unwrap().is_none());
+
+    let r = s.revoke_device(d.id, "tablet stolen", 30).await.unwrap();
+    assert_eq!(
+        (r.status, r.revoke_reason.as_deref()),
+        (DeviceStatus::Revoked, Some("tablet stolen"))
+    );
+    assert!(matches!(
+        s.revoke_device(d.id, "again", 31).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.revoke_device(DeviceId(999), "x", 31).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The token still identifies the device, so its refusal can say why.
+    assert_eq!(
+        s.find_token("tok-1").await.unwrap().unwrap().device_id,
+        Some(d.id)
+    );
+}
+
+async fn forks_gaps_and_broken_links(db: TestDb) {
+    let s = store(&db).await;
+    let (cp, dev) = device_at(&s, "chain").await;
+    let t = 1_796_083_200;
+    let recs = chain(dev, cp.0, 30, |q| t + q as i64, |_| Some(1), |_| true);
+    // The later batch arrives first: stored, with a gap incident.
+    let out = s.ingest_batch(dev, &recs[10..20], 1).await.unwrap();
+    assert!(out.gap);
+    let open = |s: Arc<dyn Store>| async move {
+        s.incidents(0, i64::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.closed_at.is_none())
+            .map(|i| (i.kind, i.seq))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(open(s.clone()).await, [("chain_gap".to_owned(), 11)]);
+    // The missing records arrive and link: the incident closes, kept for review.
+    let out = s.ingest_batch(dev, &recs[..10], 2).await.unwrap();
+    assert!(!out.gap);
+    assert!(open(s.clone()).await.is_empty());
+    assert_eq!(s.incidents(0, i64::MAX).await.unwrap().len(), 1);
+
+    // A different record under a stored sequence number: refused whole, incident recorded.
+    let mut forked = recs[15..25].to_vec();
+    forked[0].plate = Some("豫U99999".into());
+    match s.ingest_batch(dev, &forked, 3).await {
+        Err(StoreError::ChainFork { seq: 16, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(open(s.clone()).await, [("chain_fork".to_owned(), 16)]);
+    // Nothing of the refused batch was stored (21..25 are still missing).
+    let day = s.daily_usage(&local_day(t)).await.unwrap();
+    assert_eq!(day.iter().map(|r| r.count).sum::<u64>(), 20);
+
+    // A batch whose first record does not link to the stored one before it.
+    let mut other = chain(
+        dev,
+        cp.0,
+        30,
+        |q| t + 1000 + q as i64,
+        |_| Some(2),
+        |_| true,
+    );
+    other.truncate(25);
+    match s.ingest_batch(dev, &other[20..25], 4).await {
+        Err(StoreError::BrokenLink { seq: 21, .. }) => {}
+        r => panic!("{r:?}"),
+    }
+    // The honest continuation is accepted.
+    let out = s.ingest_batch(dev, &recs[20..30], 5).await.unwrap();
+    assert_eq!((out.stored, out.gap), (10, false));
+}
+
+async fn revocations_since_a_version(db: TestDb) {
+    let s = store(&db).await;
+    let e = s.create_enterprise("企业", 1).await.unwrap();
+    for serial in 1..=3 {
+        s.insert_pass(&pass(serial, e.id, PassClass::ShortHaul, "豫U12345", 1))
+            .await
+            .unwrap();
+    }
+    let v0 = s.bundle_version().await.unwrap();
+    s.revoke_pass(PassNumber::new(area(), 1).unwrap(), "a", 2)
+        .await
+        .unwrap();
+    let v1 = s.bundle_version().await.unwrap();
+    s.revoke_pass(PassNumber::new(area(), 3).unwrap(), "b", 3)
+        .await
+        .unwrap();
+    let serials = |v: Vec<PassNumber>| v.into_iter().map(|n| n.serial()).collect::<Vec<_>>();
+    assert_eq!(serials(s.revoked_since(v0).await.unwrap()), [1, 3]);
+    assert_eq!(serials(s.revoked_since(v1).await.unwrap()), [3]);
+    assert!(
+        s.revoked_since(s.bundle_version().await.unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn migrations_are_idempotent_and_concurrent_opens_are_safe(db: TestDb) {

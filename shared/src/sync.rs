@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Bundle;
 use crate::pass::{CheckpointId, PassClass, PassNumber};
-use crate::time::UnixSeconds;
 
 /// Which way the truck crossed the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -40,51 +38,15 @@ impl Direction {
     }
 }
 
-/// One scan as a gate recorded it.
+/// The server's answer to an upload batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanRecord {
-    /// Made by the gate (32 hex digits), unique across all gates; the idempotency key.
-    pub id: String,
-    /// The gate's own sequence number, from 1, without gaps.
-    pub seq: u64,
-    pub checkpoint_id: CheckpointId,
-    /// Gate clock at the scan.
-    pub scanned_at: UnixSeconds,
-    pub direction: Direction,
-    /// The pass number, when the pass could be decoded and its signature checked.
-    pub number: Option<PassNumber>,
-    pub class: Option<PassClass>,
-    pub plate: Option<String>,
-    pub accepted: bool,
-    /// Stable reject reason code; `None` when accepted.
-    pub reason: Option<String>,
-    /// Warning codes shown with the verdict.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// The trust bundle version the gate decided with.
-    pub bundle_version: u64,
-}
-
-/// `POST /api/v1/sync/upload`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadRequest {
-    pub checkpoint_id: CheckpointId,
-    pub records: Vec<ScanRecord>,
-}
-
-/// The server's answer to an upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadResponse {
+pub struct UploadResult {
     /// Records stored now for the first time.
     pub stored: u64,
     /// Records the server already had (a retry); not counted again.
     pub duplicates: u64,
-}
-
-/// `GET /api/v1/sync/bundle`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BundleResponse {
-    pub bundle: Bundle,
+    /// The last sequence number of the batch, now safely stored.
+    pub last_seq: u64,
 }
 
 /// One row of `GET /api/v1/usage/daily`.

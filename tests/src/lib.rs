@@ -11,11 +11,18 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use ed25519_dalek::SigningKey;
+use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord, UploadBatch, sign_batch};
+use passgate_shared::sync::Direction;
+use passgate_shared::{CheckpointId, PassClass, PassNumber};
 use serde_json::Value;
 
-/// Path of a workspace binary: `$PASSGATE_<NAME>_BIN`, else next to the test executable in
-/// the cargo target directory, built with `cargo build` if it is not there yet.
+/// Path of a workspace binary: `$PASSGATE_<NAME>_BIN` if set, else the one in this cargo
+/// target directory, brought up to date by `cargo build` once per test process — so a test
+/// never runs a stale server or checkpoint after a change to their code (a no-op build takes
+/// a fraction of a second).
 pub fn binary(name: &str) -> Result<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
     if let Ok(p) = std::env::var(&var) {
         return Ok(PathBuf::from(p));
@@ -27,18 +34,26 @@ pub fn binary(name: &str) -> Result<PathBuf> {
         .and_then(Path::parent)
         .context("unexpected test executable location")?;
     let path = dir.join(name);
-    if !path.exists() {
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|b| b == name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--package", name, "--bin", name])
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--package", name, "--bin", name]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd
             .status()
             .context("running cargo build for the binaries under test")?;
         if !status.success() || !path.exists() {
             bail!(
-                "{name} is not built at {}; run `cargo build --workspace` first",
+                "{name} could not be built at {}; run `cargo build --workspace` to see why",
                 path.display()
             );
         }
+        built.push(name.to_owned());
     }
     Ok(path)
 }
@@ -365,4 +380,122 @@ pub fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.to_rfc3339())
         .unwrap_or_default()
+}
+
+/// A gate device simulated in-process with the real protocol code: enrolled through the API
+/// with a real code, it chains records exactly as the checkpoint program does and signs its
+/// batches with its own key. For tests that need many gates or many records fast; the
+/// checkpoint binary itself is driven through [`Checkpoint`].
+pub struct SimGate {
+    pub device: DeviceId,
+    pub checkpoint: CheckpointId,
+    pub token: String,
+    key: SigningKey,
+    /// The bundle keys the server gave at enrolment (what a gate pins).
+    pub bundle_keys: Vec<passgate_shared::IssuerKey>,
+    pub records: Vec<GateRecord>,
+}
+
+impl SimGate {
+    /// Enrol at `checkpoint`: ops makes a code, the device redeems it with its key (made
+    /// from `seed`, so every simulated gate has its own).
+    pub fn enroll(ops: &Api, checkpoint: u64, seed: u64) -> Result<SimGate> {
+        let code = ops.create(
+            &format!("/checkpoints/{checkpoint}/enrollment"),
+            &Value::Null,
+        )?;
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&seed.to_be_bytes());
+        s[8..16].copy_from_slice(&checkpoint.to_be_bytes());
+        s[31] = 0x5a;
+        let key = SigningKey::from_bytes(&s);
+        let public = passgate_shared::keys::public_key_b64(&key.verifying_key());
+        let anon = Api {
+            base: ops.base.clone(),
+            token: String::new(),
+            http: http(),
+        };
+        let body = serde_json::json!({"code": code["code"], "public_key": public, "name": format!("sim {seed}")});
+        let d = anon.create("/devices/enroll", &body)?;
+        let device = DeviceId(d["device_id"].as_u64().context("device_id")? as u32);
+        let token = d["token"].as_str().context("token")?.to_owned();
+        let bundle_keys = serde_json::from_value(d["bundle_keys"].clone())?;
+        Ok(SimGate {
+            device,
+            checkpoint: CheckpointId(checkpoint as u32),
+            token,
+            key,
+            bundle_keys,
+            records: Vec::new(),
+        })
+    }
+
+    /// Append one chained record; returns it.
+    pub fn scan(
+        &mut self,
+        at: i64,
+        direction: Direction,
+        pass: Option<(PassNumber, PassClass)>,
+        reason: Option<&str>,
+    ) -> &GateRecord {
+        let seq = self.records.len() as u64 + 1;
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&self.device.0.to_be_bytes());
+        id[4..12].copy_from_slice(&seq.to_be_bytes());
+        id[12..].copy_from_slice(&self.checkpoint.0.to_be_bytes());
+        let prev_hash = self
+            .records
+            .last()
+            .map_or_else(|| GENESIS_HASH.to_owned(), GateRecord::hash_hex);
+        self.records.push(GateRecord {
+            id: hex::encode(id),
+            device_id: self.device,
+            seq,
+            prev_hash,
+            checkpoint_id: self.checkpoint,
+            scanned_at: at,
+            direction,
+            number: pass.map(|p| p.0),
+            class: pass.map(|p| p.1),
+            plate: pass.map(|_| "豫U12345".to_owned()),
+            accepted: reason.is_none(),
+            reason: reason.map(str::to_owned),
+            warnings: vec![],
+            bundle_version: 1,
+            guard_id: None,
+            observations: Default::default(),
+            override_by: None,
+            overrides_seq: None,
+            dwell_minutes: None,
+        });
+        let last = self.records.len() - 1;
+        &self.records[last]
+    }
+
+    /// A signed upload batch of `self.records[range]`.
+    pub fn batch(&self, range: std::ops::Range<usize>) -> UploadBatch {
+        sign_batch(
+            self.device,
+            self.checkpoint,
+            self.records[range].to_vec(),
+            &self.key,
+        )
+    }
+
+    /// Fetch and check the bundle file (snapshot) through `api`, as a gate would.
+    pub fn fetch_bundle(&self, api: &Api) -> Result<passgate_shared::bundle_file::BundleFile> {
+        let (status, bytes) = api.get_bytes("/sync/bundle")?;
+        if status != 200 {
+            bail!("GET /sync/bundle answered {status}");
+        }
+        Ok(passgate_shared::bundle_file::decode(
+            &bytes,
+            &self.bundle_keys,
+        )?)
+    }
+
+    /// This device's API client on a server.
+    pub fn api(&self, server: &Server) -> Api {
+        server.api(&self.token)
+    }
 }

@@ -10,36 +10,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-use passgate_shared::sync::{Direction, ScanRecord, UploadRequest};
+use passgate_shared::sync::Direction;
 use passgate_shared::time::local_day;
-use passgate_shared::{CheckpointId, PassClass, PassNumber};
-use passgate_tests::{Server, binary};
+use passgate_shared::{PassClass, PassNumber};
+use passgate_tests::{Server, SimGate, binary};
 use serde_json::json;
 
 const BATCH: u64 = 50;
 const MAX_BATCHES: u64 = 400;
-
-fn batch(cp: u64, b: u64, t: i64) -> UploadRequest {
-    UploadRequest {
-        checkpoint_id: CheckpointId(cp as u32),
-        records: (0..BATCH)
-            .map(|i| ScanRecord {
-                id: format!("{b:016x}{i:016x}"),
-                seq: b * BATCH + i + 1,
-                checkpoint_id: CheckpointId(cp as u32),
-                scanned_at: t,
-                direction: Direction::In,
-                number: PassNumber::parse("419001000001").ok(),
-                class: Some(PassClass::ShortHaul),
-                plate: Some("豫U12345".into()),
-                accepted: true,
-                reason: None,
-                warnings: vec![],
-                bundle_version: 1,
-            })
-            .collect(),
-    }
-}
+/// 2026-12-01 08:00 Beijing time.
+const T: i64 = 1_796_083_200;
 
 #[test]
 fn backup_while_serving_and_restore() {
@@ -54,9 +34,17 @@ fn backup_while_serving_and_restore() {
         .unwrap()["id"]
         .as_u64()
         .unwrap();
-    let gate = server.api(&server.token("checkpoint", "gate", Some(cp)).unwrap());
+    // A simulated gate with every record it will send, chained and signed as a real one.
+    let mut sim = SimGate::enroll(&ops, cp, 1).unwrap();
+    let pass = Some((
+        PassNumber::parse("419001000001").unwrap(),
+        PassClass::ShortHaul,
+    ));
+    for _ in 0..BATCH * MAX_BATCHES {
+        sim.scan(T, Direction::In, pass, None);
+    }
+    let gate = sim.api(&server);
     let transport_token = server.token("transport", "transport", None).unwrap();
-    let t = 1_796_083_200;
 
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -67,7 +55,8 @@ fn backup_while_serving_and_restore() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let body = serde_json::to_value(batch(cp, b, t)).unwrap();
+                let (from, to) = ((b * BATCH) as usize, ((b + 1) * BATCH) as usize);
+                let body = serde_json::to_value(sim.batch(from..to)).unwrap();
                 gate.create("/sync/upload", &body).unwrap();
                 acked.fetch_add(1, Ordering::SeqCst);
             }
@@ -118,7 +107,7 @@ fn backup_while_serving_and_restore() {
     let server = Server::start(restored.path()).unwrap();
     let transport = server.api(&transport_token);
     let (s, usage) = transport
-        .get(&format!("/usage/daily?date={}", local_day(t)))
+        .get(&format!("/usage/daily?date={}", local_day(T)))
         .unwrap();
     assert_eq!(s, 200, "{usage}");
     let total = usage["total"].as_u64().unwrap();

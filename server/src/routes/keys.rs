@@ -1,16 +1,22 @@
-//! `GET /keys`: the public issuer keys, for anyone who wants to check a pass.
+//! `/keys`: the public issuer keys, for anyone who wants to check a pass; and the key status
+//! changes an administrator makes (retire, or mark compromised so every gate refuses the
+//! passes the key signed after its next sync).
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use passgate_shared::IssuerKey;
-use serde::Serialize;
+use passgate_shared::{IssuerKey, KeyId, KeyStatus};
+use serde::{Deserialize, Serialize};
 
-use crate::error::ApiResult;
+use super::ApiJson;
+use crate::auth::{AdminOnly, Caller};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/keys", get(keys))
+    Router::new()
+        .route("/keys", get(keys))
+        .route("/keys/{id}/status", post(set_status))
 }
 
 #[derive(Serialize)]
@@ -19,6 +25,39 @@ struct Keys {
 }
 
 async fn keys(State(st): State<AppState>) -> ApiResult<Json<Keys>> {
+    Ok(Json(Keys {
+        keys: st.store.list_issuer_keys().await?,
+    }))
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: Option<String>,
+}
+
+async fn set_status(
+    State(st): State<AppState>,
+    caller: Caller<AdminOnly>,
+    Path(id): Path<u8>,
+    ApiJson(body): ApiJson<StatusBody>,
+) -> ApiResult<Json<Keys>> {
+    let status = match body.status.as_deref() {
+        Some("retired") => KeyStatus::Retired,
+        Some("compromised") => KeyStatus::Compromised,
+        _ => {
+            return Err(ApiError::field(
+                "status",
+                "retired or compromised / 状态须为 retired 或 compromised",
+            ));
+        }
+    };
+    st.store.set_issuer_key_status(KeyId(id), status).await?;
+    tracing::warn!(
+        key = id,
+        ?status,
+        by = caller.name(),
+        "issuer key status changed"
+    );
     Ok(Json(Keys {
         keys: st.store.list_issuer_keys().await?,
     }))

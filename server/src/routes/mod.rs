@@ -9,7 +9,9 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod anomalies;
 pub mod checkpoints;
+pub mod devices;
 pub mod enterprises;
 pub mod keys;
 pub mod passes;
@@ -20,6 +22,8 @@ pub mod usage;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(enterprises::router())
+        .merge(devices::router())
+        .merge(anomalies::router())
         .merge(checkpoints::router())
         .merge(passes::router())
         .merge(keys::router())

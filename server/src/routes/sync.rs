@@ -1,20 +1,24 @@
-//! The gate sync API: trust bundle download and scan upload (`docs/sync-protocol.md`).
+//! The gate sync API (`docs/sync-protocol.md`): the signed bundle file, full or as a delta,
+//! and the upload of signed, chained record batches.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use passgate_shared::bundle::RevocationSet;
-use passgate_shared::sync::{BundleResponse, UploadRequest, UploadResponse};
+use passgate_shared::bundle_file::{encode_delta, encode_snapshot};
+use passgate_shared::keys::parse_public_key_b64;
+use passgate_shared::record::{UploadBatch, check_batch};
+use passgate_shared::sync::UploadResult;
 use passgate_shared::{Bundle, CheckpointInfo};
+use serde::Deserialize;
 
 use super::ApiJson;
 use crate::auth::{BundleRead, Caller, GateUpload};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::state::{AppState, now};
-
-/// Most records one upload may carry.
-pub const MAX_BATCH: usize = 5_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,8 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/sync/upload", post(upload))
 }
 
-/// The current trust bundle. The version is read first, so the data that follows is at
-/// least as new as the version claims.
+/// The current bundle. The version is read first, so the data that follows is at least as
+/// new as the version claims.
 pub async fn current_bundle(st: &AppState) -> ApiResult<Bundle> {
     let version = st.store.bundle_version().await?;
     let keys = st.store.list_issuer_keys().await?;
@@ -50,68 +54,79 @@ pub async fn current_bundle(st: &AppState) -> ApiResult<Bundle> {
     })
 }
 
+/// The signed bundle file: a delta from `since` when the gate holds an older version of
+/// this server's bundle, else a full snapshot.
+pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Vec<u8>> {
+    let bundle = current_bundle(st).await?;
+    let (key_id, key) = st.keys.bundle_signer();
+    let bundle_keys = st.keys.public_bundle_keys();
+    let bytes = match since {
+        Some(base) if base >= 1 && base < bundle.version => {
+            let added: RevocationSet = st.store.revoked_since(base).await?.into_iter().collect();
+            encode_delta(&bundle, base, &added, &bundle_keys, key_id, key)
+        }
+        _ => encode_snapshot(&bundle, &bundle_keys, key_id, key),
+    };
+    Ok(bytes)
+}
+
+#[derive(Deserialize)]
+struct BundleQuery {
+    since: Option<u64>,
+}
+
 async fn bundle(
     State(st): State<AppState>,
     _caller: Caller<BundleRead>,
-) -> ApiResult<Json<BundleResponse>> {
-    Ok(Json(BundleResponse {
-        bundle: current_bundle(&st).await?,
-    }))
-}
-
-fn is_record_id(s: &str) -> bool {
-    s.len() == 32
-        && s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    Query(q): Query<BundleQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let bytes = bundle_file(&st, q.since).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
 async fn upload(
     State(st): State<AppState>,
     caller: Caller<GateUpload>,
-    ApiJson(req): ApiJson<UploadRequest>,
-) -> ApiResult<Json<UploadResponse>> {
-    if let Some(bound) = caller.token.checkpoint_id
-        && bound != req.checkpoint_id
-    {
-        return Err(ApiError::Forbidden);
-    }
-    if req.records.len() > MAX_BATCH {
-        return Err(ApiError::field(
-            "records",
-            format!("at most {MAX_BATCH} records per upload"),
+    ApiJson(batch): ApiJson<UploadBatch>,
+) -> ApiResult<Json<UploadResult>> {
+    let Some(device_id) = caller.token.device_id else {
+        return Err(ApiError::BadRequest(
+            "only an enrolled device can upload: run `passgate-checkpoint enroll` with a code from the operations bureau".into(),
         ));
+    };
+    if batch.device_id != device_id {
+        return Err(ApiError::BatchRefused(format!(
+            "this token belongs to device {device_id}, the batch claims device {}",
+            batch.device_id
+        )));
     }
-    let mut errors = Vec::new();
-    for (i, r) in req.records.iter().enumerate() {
-        if !is_record_id(&r.id) {
-            errors.push(FieldError::new(
-                &format!("records[{i}].id"),
-                "32 lower-case hex digits",
-            ));
-        }
-        if r.checkpoint_id != req.checkpoint_id {
-            errors.push(FieldError::new(
-                &format!("records[{i}].checkpoint_id"),
-                "differs from the upload's checkpoint",
-            ));
-        }
-        if r.accepted == r.reason.is_some() {
-            errors.push(FieldError::new(
-                &format!("records[{i}].reason"),
-                "an accepted record has no reason and a rejected one has one",
-            ));
-        }
+    let device = st
+        .store
+        .get_device(device_id)
+        .await?
+        .ok_or(ApiError::NotFound("device"))?;
+    if batch.checkpoint_id != device.checkpoint_id {
+        return Err(ApiError::BatchRefused(format!(
+            "device {device_id} is enrolled at checkpoint {}, not {}",
+            device.checkpoint_id, batch.checkpoint_id
+        )));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let out = st.store.ingest_scans(&req.records, now()).await?;
+    let key = parse_public_key_b64(&device.public_key).ok_or_else(|| {
+        ApiError::Internal(format!("device {device_id} has an unreadable public key"))
+    })?;
+    check_batch(&batch, &key).map_err(|e| ApiError::BatchRefused(e.to_string()))?;
+    let out = st
+        .store
+        .ingest_batch(device_id, &batch.records, now())
+        .await?;
+    let last_seq = batch.records.last().map_or(0, |r| r.seq);
     Metrics::add(&st.metrics.sync_batches, 1);
     Metrics::add(&st.metrics.sync_records_stored, out.stored);
     Metrics::add(&st.metrics.sync_records_duplicate, out.duplicates);
-    tracing::info!(checkpoint = %req.checkpoint_id, stored = out.stored, duplicates = out.duplicates, "sync upload");
-    Ok(Json(UploadResponse {
+    tracing::info!(device = %device_id, stored = out.stored, duplicates = out.duplicates, gap = out.gap, "sync upload");
+    Ok(Json(UploadResult {
         stored: out.stored,
         duplicates: out.duplicates,
+        last_seq,
     }))
 }

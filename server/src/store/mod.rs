@@ -36,7 +36,8 @@
 //! If a later query cannot be portable, add a `match self.backend` inside that one method.
 
 use async_trait::async_trait;
-use passgate_shared::sync::{ScanRecord, UsageRow};
+use passgate_shared::record::{DeviceId, GateRecord};
+use passgate_shared::sync::UsageRow;
 use passgate_shared::{
     CheckpointId, DivisionCode, EnterpriseId, IssuerKey, KeyId, KeyStatus, PassClass, PassNumber,
     UnixSeconds,
@@ -71,6 +72,48 @@ pub enum StoreError {
     Unsupported(&'static str),
     #[error("file error: {0}")]
     Io(String),
+    #[error("{0}")]
+    Enrollment(EnrollFailure),
+    #[error(
+        "device {device}: record {seq} is already stored with different content (a forked chain)"
+    )]
+    ChainFork { device: DeviceId, seq: u64 },
+    #[error(
+        "device {device}: record {seq} does not link to the stored record before it (a broken chain)"
+    )]
+    BrokenLink { device: DeviceId, seq: u64 },
+}
+
+/// Why an enrolment code was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollFailure {
+    Unknown,
+    Used,
+    Expired,
+}
+
+impl EnrollFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            EnrollFailure::Unknown => "code_unknown",
+            EnrollFailure::Used => "code_used",
+            EnrollFailure::Expired => "code_expired",
+        }
+    }
+}
+
+impl std::fmt::Display for EnrollFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self {
+            EnrollFailure::Unknown => "this enrolment code is not known / 注册码无效",
+            EnrollFailure::Used => "this enrolment code was already used / 注册码已被使用",
+            EnrollFailure::Expired => "this enrolment code has expired / 注册码已过期",
+        };
+        write!(
+            f,
+            "{what}; ask the operations bureau for a new code / 请向运行局重新申请注册码"
+        )
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -223,13 +266,73 @@ pub struct TokenRecord {
     pub name: String,
     pub role: Role,
     pub checkpoint_id: Option<CheckpointId>,
+    /// Set for the token a device received at enrolment.
+    pub device_id: Option<DeviceId>,
 }
 
-/// Result of storing a batch of scan records.
+/// Where a gate device stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    Active,
+    Revoked,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Active => "active",
+            DeviceStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(DeviceStatus::Active),
+            "revoked" => Some(DeviceStatus::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An enrolled gate device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub id: DeviceId,
+    pub checkpoint_id: CheckpointId,
+    pub name: String,
+    /// Base64 Ed25519 public key.
+    pub public_key: String,
+    pub status: DeviceStatus,
+    pub enrolled_at: UnixSeconds,
+    pub revoked_at: Option<UnixSeconds>,
+    pub revoke_reason: Option<String>,
+    pub last_seen_at: Option<UnixSeconds>,
+    pub last_seq: u64,
+}
+
+/// What storing one upload batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct IngestOutcome {
+pub struct BatchOutcome {
+    /// Records stored now for the first time.
     pub stored: u64,
+    /// Records already stored with the same hash (a retry); counted once.
     pub duplicates: u64,
+    /// Whether the batch's first record could not be linked to a stored record, so a
+    /// `chain_gap` incident is open until the missing records arrive.
+    pub gap: bool,
+}
+
+/// A chain incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub device_id: DeviceId,
+    pub kind: String,
+    pub seq: u64,
+    pub detail: String,
+    pub opened_at: UnixSeconds,
+    pub closed_at: Option<UnixSeconds>,
 }
 
 #[async_trait]
@@ -280,14 +383,53 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<TokenRecord>;
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
 
-    // scans
-    /// Store scan records; a record whose id is already stored is a duplicate and changes
-    /// nothing. The whole batch is one transaction.
-    async fn ingest_scans(
+    // devices
+    /// Store a one-time enrolment code (its hash) for a checkpoint.
+    async fn create_enrollment_code(
         &self,
-        records: &[ScanRecord],
+        checkpoint: CheckpointId,
+        code_hash: &str,
+        expires_at: UnixSeconds,
         now: UnixSeconds,
-    ) -> StoreResult<IngestOutcome>;
+    ) -> StoreResult<()>;
+    /// Redeem a code: mark it used, register the device and its token, in one transaction.
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        public_key: &str,
+        name: &str,
+        token_hash: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Device>;
+    async fn get_device(&self, id: DeviceId) -> StoreResult<Option<Device>>;
+    async fn list_devices(&self) -> StoreResult<Vec<Device>>;
+    /// Revoke a device: its token keeps identifying it, and every request with it is refused
+    /// with the reason.
+    async fn revoke_device(
+        &self,
+        id: DeviceId,
+        reason: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Device>;
+
+    // scans
+    /// Store one checked batch of a device's chained records in one transaction. A record
+    /// already stored with the same hash is a duplicate; with another hash it is a fork
+    /// (the batch is refused and an incident recorded). A first record that does not link to
+    /// the stored record before it opens a `chain_gap` incident if that record is missing,
+    /// and refuses the batch if it is present and differs.
+    async fn ingest_batch(
+        &self,
+        device: DeviceId,
+        records: &[GateRecord],
+        now: UnixSeconds,
+    ) -> StoreResult<BatchOutcome>;
+    /// Every record scanned on a Beijing day (`YYYY-MM-DD`), as uploaded.
+    async fn day_records(&self, day: &str) -> StoreResult<Vec<GateRecord>>;
+    /// Incidents opened in `[from, until)`, and every one still open.
+    async fn incidents(&self, from: UnixSeconds, until: UnixSeconds) -> StoreResult<Vec<Incident>>;
+    /// Pass numbers revoked after bundle version `version`.
+    async fn revoked_since(&self, version: u64) -> StoreResult<Vec<PassNumber>>;
     /// The day's scans (Beijing date `YYYY-MM-DD`) counted per pass, class, checkpoint,
     /// direction and verdict.
     async fn daily_usage(&self, day: &str) -> StoreResult<Vec<UsageRow>>;

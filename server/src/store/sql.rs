@@ -18,7 +18,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use passgate_shared::sync::{Direction, ScanRecord, UsageRow};
+use passgate_shared::record::{DeviceId, GateRecord};
+use passgate_shared::sync::{Direction, UsageRow};
 use passgate_shared::time::local_day;
 use passgate_shared::{
     CheckpointId, DivisionCode, EnterpriseId, IssuerKey, KeyId, KeyStatus, PassClass, PassNumber,
@@ -34,9 +35,10 @@ use super::*;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Scan records per multi-row `INSERT` (14 parameters each: 7,000 per statement, well under
+/// Scan records per multi-row `INSERT` (16 parameters each: 8,000 per statement, well under
 /// SQLite's 32,766 and PostgreSQL's 65,535).
 const SCAN_CHUNK: usize = 500;
+const SCAN_COLUMNS: usize = 16;
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,7 +328,72 @@ fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
         name: r.try_get("name")?,
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         checkpoint_id: get_opt_u32(r, "checkpoint_id")?.map(CheckpointId),
+        device_id: get_opt_u32(r, "device_id")?.map(DeviceId),
     })
+}
+
+fn device_row(r: &AnyRow) -> StoreResult<Device> {
+    let status: String = r.try_get("status")?;
+    Ok(Device {
+        id: DeviceId(get_u32(r, "id")?),
+        checkpoint_id: CheckpointId(get_u32(r, "checkpoint_id")?),
+        name: r.try_get("name")?,
+        public_key: r.try_get("public_key")?,
+        status: DeviceStatus::parse(&status).ok_or_else(|| corrupt("device status", &status))?,
+        enrolled_at: r.try_get("enrolled_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        revoke_reason: r.try_get("revoke_reason")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        last_seq: get_u64(r, "last_seq")?,
+    })
+}
+
+fn incident_row(r: &AnyRow) -> StoreResult<Incident> {
+    Ok(Incident {
+        id: r.try_get("id")?,
+        device_id: DeviceId(get_u32(r, "device_id")?),
+        kind: r.try_get("kind")?,
+        seq: get_u64(r, "seq")?,
+        detail: r.try_get("detail")?,
+        opened_at: r.try_get("opened_at")?,
+        closed_at: r.try_get("closed_at")?,
+    })
+}
+
+fn to_i64(what: &str, v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| corrupt(what, v))
+}
+
+/// Open a `chain_gap` incident at `seq` unless one is already open there.
+async fn open_incident(
+    tx: &mut AnyConnection,
+    device: DeviceId,
+    kind: &str,
+    seq: u64,
+    detail: &str,
+    now: UnixSeconds,
+) -> StoreResult<()> {
+    let open: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM incidents WHERE device_id = $1 AND kind = $2 AND seq = $3 AND closed_at IS NULL",
+    )
+    .bind(i64::from(device.0))
+    .bind(kind)
+    .bind(to_i64("seq", seq)?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if open.is_none() {
+        sqlx::query(
+            "INSERT INTO incidents (device_id, kind, seq, detail, opened_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(i64::from(device.0))
+        .bind(kind)
+        .bind(to_i64("seq", seq)?)
+        .bind(detail)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -577,7 +644,7 @@ impl Store for SqlStore {
         .bind(number.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
+        let Some(_updated) = row else {
             let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM passes WHERE number = $1")
                 .bind(number.to_string())
                 .fetch_optional(&mut *tx)
@@ -588,6 +655,14 @@ impl Store for SqlStore {
             });
         };
         bump_bundle_version(&mut tx).await?;
+        // The version this revocation first appears in: what a bundle delta asks for.
+        let row = sqlx::query(
+            "UPDATE passes SET revoked_version = (SELECT version FROM bundle_state WHERE id = 1) \
+             WHERE number = $1 RETURNING *",
+        )
+        .bind(number.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         pass_row(&row)
     }
@@ -641,48 +716,178 @@ impl Store for SqlStore {
         row.as_ref().map(token_row).transpose()
     }
 
-    async fn ingest_scans(
+    async fn create_enrollment_code(
         &self,
-        records: &[ScanRecord],
+        checkpoint: CheckpointId,
+        code_hash: &str,
+        expires_at: UnixSeconds,
         now: UnixSeconds,
-    ) -> StoreResult<IngestOutcome> {
-        // Insert in id order: two transactions inserting overlapping batches (a retry through
-        // another instance) then wait on each other in the same order and cannot deadlock.
-        let mut sorted: Vec<&ScanRecord> = records.iter().collect();
-        sorted.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut stored = 0u64;
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO enrollment_codes (code_hash, checkpoint_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code_hash)
+        .bind(i64::from(checkpoint.0))
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        public_key: &str,
+        name: &str,
+        token_hash: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Device> {
         let mut tx = self.pool.begin().await?;
-        for chunk in sorted.chunks(SCAN_CHUNK) {
+        // The conditional update decides: of two devices racing for one code, one wins.
+        let checkpoint: Option<i64> = sqlx::query_scalar(
+            "UPDATE enrollment_codes SET used_at = $1 \
+             WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING checkpoint_id",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(checkpoint) = checkpoint else {
+            let row = sqlx::query(
+                "SELECT used_at, expires_at FROM enrollment_codes WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let failure = match row {
+                None => EnrollFailure::Unknown,
+                Some(r) if r.try_get::<Option<i64>, _>("used_at")?.is_some() => EnrollFailure::Used,
+                Some(_) => EnrollFailure::Expired,
+            };
+            return Err(StoreError::Enrollment(failure));
+        };
+        let row = sqlx::query(
+            "INSERT INTO devices (checkpoint_id, name, public_key, status, enrolled_at, last_seq) \
+             VALUES ($1, $2, $3, 'active', $4, 0) RETURNING *",
+        )
+        .bind(checkpoint)
+        .bind(name)
+        .bind(public_key)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unique_to_conflict(|| {
+            "this device key is already enrolled".to_owned()
+        }))?;
+        let device = device_row(&row)?;
+        sqlx::query("UPDATE enrollment_codes SET device_id = $1 WHERE code_hash = $2")
+            .bind(i64::from(device.id.0))
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (name, role, token_hash, checkpoint_id, device_id, created_at) \
+             VALUES ($1, 'checkpoint', $2, $3, $4, $5)",
+        )
+        .bind(format!("device {} ({name})", device.id))
+        .bind(token_hash)
+        .bind(checkpoint)
+        .bind(i64::from(device.id.0))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(device)
+    }
+
+    async fn get_device(&self, id: DeviceId) -> StoreResult<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM devices WHERE id = $1")
+            .bind(i64::from(id.0))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(device_row).transpose()
+    }
+
+    async fn list_devices(&self) -> StoreResult<Vec<Device>> {
+        let rows = sqlx::query("SELECT * FROM devices ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(device_row).collect()
+    }
+
+    async fn revoke_device(
+        &self,
+        id: DeviceId,
+        reason: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Device> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE devices SET status = 'revoked', revoked_at = $1, revoke_reason = $2 \
+             WHERE id = $3 AND status = 'active' RETURNING *",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(i64::from(id.0))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE id = $1")
+                .bind(i64::from(id.0))
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match exists {
+                Some(_) => StoreError::Conflict(format!("device {id} is already revoked")),
+                None => StoreError::NotFound("device"),
+            });
+        };
+        tx.commit().await?;
+        device_row(&row)
+    }
+
+    async fn ingest_batch(
+        &self,
+        device: DeviceId,
+        records: &[GateRecord],
+        now: UnixSeconds,
+    ) -> StoreResult<BatchOutcome> {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return Ok(BatchOutcome::default());
+        };
+        let dev = i64::from(device.0);
+        let hashes: Vec<String> = records.iter().map(GateRecord::hash_hex).collect();
+        let mut tx = self.pool.begin().await?;
+        let mut stored = 0u64;
+        for (chunk, chunk_hashes) in records.chunks(SCAN_CHUNK).zip(hashes.chunks(SCAN_CHUNK)) {
             let mut sql = String::from(
-                "INSERT INTO scans (id, checkpoint_id, seq, scanned_at, day, direction, number, \
-                 class, plate, accepted, verdict, warnings, bundle_version, received_at) VALUES ",
+                "INSERT INTO scans (device_id, seq, id, hash, prev_hash, checkpoint_id, scanned_at, day, \
+                 direction, number, class, plate, accepted, verdict, record, received_at) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = i * 14;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                for c in 1..=14 {
+                sql.push_str(if i == 0 { "(" } else { ", (" });
+                for c in 1..=SCAN_COLUMNS {
                     if c > 1 {
                         sql.push_str(", ");
                     }
-                    sql.push_str(&format!("${}", b + c));
+                    sql.push_str(&format!("${}", i * SCAN_COLUMNS + c));
                 }
                 sql.push(')');
             }
-            sql.push_str(" ON CONFLICT (id) DO NOTHING");
+            // Any conflict (the same record from a concurrent retry, on the key or on the
+            // id) inserts nothing; the check below tells a retry from a clash.
+            sql.push_str(" ON CONFLICT DO NOTHING");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for r in chunk {
-                let verdict = if r.accepted {
-                    "accepted".to_owned()
-                } else {
-                    r.reason.clone().unwrap_or_else(|| "unknown".into())
-                };
+            for (r, hash) in chunk.iter().zip(chunk_hashes) {
+                let json = serde_json::to_string(r).map_err(|e| corrupt("record", e))?;
                 q = q
+                    .bind(dev)
+                    .bind(to_i64("seq", r.seq)?)
                     .bind(r.id.clone())
+                    .bind(hash.clone())
+                    .bind(r.prev_hash.clone())
                     .bind(i64::from(r.checkpoint_id.0))
-                    .bind(i64::try_from(r.seq).map_err(|_| corrupt("seq", r.seq))?)
                     .bind(r.scanned_at)
                     .bind(local_day(r.scanned_at))
                     .bind(r.direction.as_str())
@@ -690,21 +895,162 @@ impl Store for SqlStore {
                     .bind(r.class.map(|c| c.as_str()))
                     .bind(r.plate.clone())
                     .bind(r.accepted)
-                    .bind(verdict)
-                    .bind(r.warnings.join(","))
-                    .bind(
-                        i64::try_from(r.bundle_version)
-                            .map_err(|_| corrupt("bundle_version", r.bundle_version))?,
-                    )
+                    .bind(r.verdict_label())
+                    .bind(json)
                     .bind(now);
             }
             stored += q.execute(&mut *tx).await?.rows_affected();
         }
+        // Records that were already there must be the same records (a retry), not a fork,
+        // and every record of the batch must now be there (an id used by another record
+        // would have inserted nothing).
+        if stored < records.len() as u64 {
+            let rows = sqlx::query(
+                "SELECT seq, hash FROM scans WHERE device_id = $1 AND seq >= $2 AND seq <= $3",
+            )
+            .bind(dev)
+            .bind(to_i64("seq", first.seq)?)
+            .bind(to_i64("seq", last.seq)?)
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.len() != records.len() {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(
+                    "a record id in this batch is already used by another record".into(),
+                ));
+            }
+            for row in &rows {
+                let seq = get_u64(row, "seq")?;
+                let hash: String = row.try_get("hash")?;
+                let i = (seq - first.seq) as usize;
+                if hashes.get(i).is_some_and(|h| *h != hash) {
+                    tx.rollback().await?;
+                    let mut tx = self.pool.begin().await?;
+                    open_incident(
+                        &mut tx,
+                        device,
+                        "chain_fork",
+                        seq,
+                        "an upload carried a different record under a stored sequence number",
+                        now,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Err(StoreError::ChainFork { device, seq });
+                }
+            }
+        }
+        // The first record must link to the one before it, when that one is here.
+        let mut gap = false;
+        if first.seq > 1 {
+            let before: Option<String> =
+                sqlx::query_scalar("SELECT hash FROM scans WHERE device_id = $1 AND seq = $2")
+                    .bind(dev)
+                    .bind(to_i64("seq", first.seq - 1)?)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match before {
+                Some(h) if h != first.prev_hash => {
+                    tx.rollback().await?;
+                    let mut tx = self.pool.begin().await?;
+                    open_incident(
+                        &mut tx,
+                        device,
+                        "broken_chain",
+                        first.seq,
+                        "an upload does not link to the stored record before it",
+                        now,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Err(StoreError::BrokenLink {
+                        device,
+                        seq: first.seq,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    gap = true;
+                    let detail = format!("records before {} have not arrived", first.seq);
+                    open_incident(&mut tx, device, "chain_gap", first.seq, &detail, now).await?;
+                }
+            }
+        }
+        // Close gaps this batch fills: a gap at seq s closes once s - 1 is here and links.
+        let open = sqlx::query("SELECT id, seq FROM incidents WHERE device_id = $1 AND kind = 'chain_gap' AND closed_at IS NULL")
+            .bind(dev)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &open {
+            let id: i64 = row.try_get("id")?;
+            let seq = get_u64(row, "seq")?;
+            let links: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM scans a JOIN scans b ON b.device_id = a.device_id AND b.seq = a.seq + 1 \
+                 WHERE a.device_id = $1 AND b.seq = $2 AND b.prev_hash = a.hash",
+            )
+            .bind(dev)
+            .bind(to_i64("seq", seq)?)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if links.is_some() {
+                sqlx::query("UPDATE incidents SET closed_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE devices SET last_seen_at = $1, \
+             last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END WHERE id = $3",
+        )
+        .bind(now)
+        .bind(to_i64("seq", last.seq)?)
+        .bind(dev)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(IngestOutcome {
+        Ok(BatchOutcome {
             stored,
             duplicates: records.len() as u64 - stored,
+            gap,
         })
+    }
+
+    async fn day_records(&self, day: &str) -> StoreResult<Vec<GateRecord>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT record FROM scans WHERE day = $1 ORDER BY scanned_at, device_id, seq",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| serde_json::from_str(r).map_err(|e| corrupt("stored record", e)))
+            .collect()
+    }
+
+    async fn incidents(&self, from: UnixSeconds, until: UnixSeconds) -> StoreResult<Vec<Incident>> {
+        let rows = sqlx::query(
+            "SELECT * FROM incidents WHERE (opened_at >= $1 AND opened_at < $2) OR closed_at IS NULL \
+             ORDER BY opened_at, id",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_row).collect()
+    }
+
+    async fn revoked_since(&self, version: u64) -> StoreResult<Vec<PassNumber>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT number FROM passes WHERE status = 'revoked' AND revoked_version > $1 ORDER BY number",
+        )
+        .bind(to_i64("version", version)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|n| PassNumber::parse(n).map_err(|e| corrupt("pass number", e)))
+            .collect()
     }
 
     async fn daily_usage(&self, day: &str) -> StoreResult<Vec<UsageRow>> {
