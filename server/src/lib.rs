@@ -131,6 +131,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         id_hash_secret: Arc::new(id_hash_secret),
         settings: Arc::new(settings),
         metrics: Arc::new(metrics::Metrics::default()),
+        bundle_cache: Arc::default(),
     })
 }
 

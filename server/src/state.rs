@@ -32,6 +32,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This instance's counters for `GET /metrics`.
     pub metrics: Arc<Metrics>,
+    /// Signed bundle files already built for the current bundle version.
+    pub bundle_cache: Arc<crate::routes::sync::BundleCache>,
 }
 
 /// Now, in Unix seconds. The only clock the handlers read.

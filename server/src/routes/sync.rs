@@ -1,6 +1,10 @@
 //! The gate sync API (`docs/sync-protocol.md`): the signed bundle file, full or as a delta,
 //! and the upload of signed, chained record batches.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -54,20 +58,72 @@ pub async fn current_bundle(st: &AppState) -> ApiResult<Bundle> {
     })
 }
 
+/// How long a built bundle file is served before it is rebuilt even though nothing changed,
+/// so that `generated_at` (which gates use to judge staleness) stays fresh.
+pub const BUNDLE_REFRESH_SECONDS: i64 = 60;
+
+/// Signed bundle files built for one bundle version: the snapshot and the deltas asked for
+/// so far. A request costs one version query while the cache is current; every instance
+/// keeps its own, and a change on any instance bumps the shared version.
+#[derive(Default)]
+pub struct BundleCache {
+    inner: tokio::sync::Mutex<Option<CachedBundle>>,
+}
+
+struct CachedBundle {
+    version: u64,
+    built_at: i64,
+    bundle: Arc<Bundle>,
+    snapshot: Bytes,
+    deltas: HashMap<u64, Bytes>,
+}
+
 /// The signed bundle file: a delta from `since` when the gate holds an older version of
 /// this server's bundle, else a full snapshot.
-pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Vec<u8>> {
-    let bundle = current_bundle(st).await?;
-    let (key_id, key) = st.keys.bundle_signer();
-    let bundle_keys = st.keys.public_bundle_keys();
-    let bytes = match since {
-        Some(base) if base >= 1 && base < bundle.version => {
-            let added: RevocationSet = st.store.revoked_since(base).await?.into_iter().collect();
-            encode_delta(&bundle, base, &added, &bundle_keys, key_id, key)
-        }
-        _ => encode_snapshot(&bundle, &bundle_keys, key_id, key),
+pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Bytes> {
+    let version = st.store.bundle_version().await?;
+    let mut cache = st.bundle_cache.inner.lock().await;
+    let fresh = cache
+        .as_ref()
+        .is_some_and(|c| c.version == version && now() - c.built_at < BUNDLE_REFRESH_SECONDS);
+    if !fresh {
+        let bundle = current_bundle(st).await?;
+        let (key_id, key) = st.keys.bundle_signer();
+        let snapshot = encode_snapshot(&bundle, &st.keys.public_bundle_keys(), key_id, key);
+        *cache = Some(CachedBundle {
+            version: bundle.version,
+            built_at: bundle.generated_at,
+            bundle: Arc::new(bundle),
+            snapshot: Bytes::from(snapshot),
+            deltas: HashMap::new(),
+        });
+    }
+    let Some(c) = cache.as_mut() else {
+        return Err(ApiError::Internal(
+            "the bundle cache is empty after a rebuild".into(),
+        ));
     };
-    Ok(bytes)
+    match since {
+        Some(base) if base >= 1 && base < c.version => {
+            if let Some(d) = c.deltas.get(&base) {
+                return Ok(d.clone());
+            }
+            let added: RevocationSet = st.store.revoked_since(base).await?.into_iter().collect();
+            let (key_id, key) = st.keys.bundle_signer();
+            let delta = encode_delta(
+                &c.bundle,
+                base,
+                &added,
+                &st.keys.public_bundle_keys(),
+                key_id,
+                key,
+            );
+            let delta = Bytes::from(delta);
+            c.deltas.insert(base, delta.clone());
+            Ok(delta)
+        }
+        _ => Ok(c.snapshot.clone()),
+    }
 }
 
 #[derive(Deserialize)]
