@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use passgate_server::store::{CheckpointKind, NewCheckpoint, SqlStore, Store};
 use passgate_shared::record::{
-    DeviceId, GENESIS_HASH, GateRecord, Observations, check_batch, sign_batch,
+    DeviceId, GENESIS_HASH, GateRecord, Observations, check_batch_sealed, sign_batch,
 };
 use passgate_shared::sync::Direction;
 use passgate_shared::time::local_day;
@@ -149,8 +149,11 @@ async fn main() {
         let body = serde_json::to_vec(&batch).unwrap();
         let t = Instant::now();
         let batch: passgate_shared::record::UploadBatch = serde_json::from_slice(&body).unwrap();
-        check_batch(&batch, &key.verifying_key()).unwrap();
-        let out = store.ingest_batch(device, &batch.records, 3).await.unwrap();
+        let sealed = check_batch_sealed(&batch, &key.verifying_key()).unwrap();
+        let out = store
+            .ingest_batch(device, &batch.records, &sealed, 3)
+            .await
+            .unwrap();
         ingest += t.elapsed();
         assert_eq!(out.stored as usize, n);
         seq += n as u64;

@@ -309,7 +309,8 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
         }
         total += records.len();
         for chunk in records.chunks(500) {
-            st.store.ingest_batch(device, chunk, t0).await?;
+            let sealed: Vec<_> = chunk.iter().map(GateRecord::seal).collect();
+            st.store.ingest_batch(device, chunk, &sealed, t0).await?;
         }
     }
     let _ = writeln!(

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use common::{Backend, TestDb};
 use passgate_server::open_store;
 use passgate_server::store::{
-    CheckpointKind, DeviceStatus, EnrollFailure, NewCheckpoint, PassFilter, PassRecord, PassStatus,
-    Role, Store, StoreError,
+    BatchOutcome, CheckpointKind, DeviceStatus, EnrollFailure, NewCheckpoint, PassFilter,
+    PassRecord, PassStatus, Role, Store, StoreError,
 };
 use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord, Observations};
 use passgate_shared::sync::Direction;
@@ -145,6 +145,17 @@ fn chain(
         ));
     }
     out
+}
+
+/// Store a batch as the upload route does: sealed once, then ingested.
+async fn ingest(
+    s: &Arc<dyn Store>,
+    device: DeviceId,
+    records: &[GateRecord],
+    now: i64,
+) -> Result<BatchOutcome, StoreError> {
+    let sealed: Vec<_> = records.iter().map(GateRecord::seal).collect();
+    s.ingest_batch(device, records, &sealed, now).await
 }
 
 /// A checkpoint and an enrolled device at it.
@@ -489,10 +500,10 @@ async fn scans_are_idempotent_and_counted(db: TestDb) {
         |q| numbers[q as usize],
         |q| q != 4,
     );
-    let out = s.ingest_batch(dev, &all[..6], 1).await.unwrap();
+    let out = ingest(&s, dev, &all[..6], 1).await.unwrap();
     assert_eq!((out.stored, out.duplicates, out.gap), (6, 0, false));
     let other = chain(dev8, cp8.0, 1, |_| late, |_| Some(2), |_| false);
-    s.ingest_batch(dev8, &other, 1).await.unwrap();
+    ingest(&s, dev8, &other, 1).await.unwrap();
     // A retry of the same records plus one new one.
     let more = chain(
         dev,
@@ -502,12 +513,9 @@ async fn scans_are_idempotent_and_counted(db: TestDb) {
         |q| numbers[q as usize],
         |q| q != 4,
     );
-    let out = s.ingest_batch(dev, &more, 2).await.unwrap();
+    let out = ingest(&s, dev, &more, 2).await.unwrap();
     assert_eq!((out.stored, out.duplicates), (1, 6));
-    assert_eq!(
-        s.ingest_batch(dev, &[], 3).await.unwrap(),
-        Default::default()
-    );
+    assert_eq!(ingest(&s, dev, &[], 3).await.unwrap(), Default::default());
     assert_eq!(s.get_device(dev).await.unwrap().unwrap().last_seq, 7);
 
     let rows = s.daily_usage(&local_day(day1)).await.unwrap();
@@ -553,7 +561,7 @@ async fn large_and_concurrent_overlapping_batches(db: TestDb) {
     let (cp, dev) = device_at(&a, "big").await;
     // Larger than one multi-row INSERT.
     let big = chain(dev, cp.0, 1_234, |_| t, |_| Some(1), |_| true);
-    let out = a.ingest_batch(dev, &big, 1).await.unwrap();
+    let out = ingest(&a, dev, &big, 1).await.unwrap();
     assert_eq!((out.stored, out.duplicates), (1_234, 0));
 
     // 20 gates, each uploading overlapping batches through both "instances" at once, in
@@ -571,7 +579,7 @@ async fn large_and_concurrent_overlapping_batches(db: TestDb) {
         {
             let batch: Vec<GateRecord> = recs[k * 10..k * 10 + 30].to_vec();
             tasks.push(tokio::spawn(
-                async move { s.ingest_batch(dev, &batch, 2).await },
+                async move { ingest(&s, dev, &batch, 2).await },
             ));
         }
     }
@@ -684,7 +692,7 @@ async fn forks_gaps_and_broken_links(db: TestDb) {
     let t = 1_796_083_200;
     let recs = chain(dev, cp.0, 30, |q| t + q as i64, |_| Some(1), |_| true);
     // The later batch arrives first: stored, with a gap incident.
-    let out = s.ingest_batch(dev, &recs[10..20], 1).await.unwrap();
+    let out = ingest(&s, dev, &recs[10..20], 1).await.unwrap();
     assert!(out.gap);
     let open = |s: Arc<dyn Store>| async move {
         s.incidents(0, i64::MAX)
@@ -697,7 +705,7 @@ async fn forks_gaps_and_broken_links(db: TestDb) {
     };
     assert_eq!(open(s.clone()).await, [("chain_gap".to_owned(), 11)]);
     // The missing records arrive and link: the incident closes, kept for review.
-    let out = s.ingest_batch(dev, &recs[..10], 2).await.unwrap();
+    let out = ingest(&s, dev, &recs[..10], 2).await.unwrap();
     assert!(!out.gap);
     assert!(open(s.clone()).await.is_empty());
     assert_eq!(s.incidents(0, i64::MAX).await.unwrap().len(), 1);
@@ -705,7 +713,7 @@ async fn forks_gaps_and_broken_links(db: TestDb) {
     // A different record under a stored sequence number: refused whole, incident recorded.
     let mut forked = recs[15..25].to_vec();
     forked[0].plate = Some("豫U99999".into());
-    match s.ingest_batch(dev, &forked, 3).await {
+    match ingest(&s, dev, &forked, 3).await {
         Err(StoreError::ChainFork { seq: 16, .. }) => {}
         other => panic!("{other:?}"),
     }
@@ -724,12 +732,12 @@ async fn forks_gaps_and_broken_links(db: TestDb) {
         |_| true,
     );
     other.truncate(25);
-    match s.ingest_batch(dev, &other[20..25], 4).await {
+    match ingest(&s, dev, &other[20..25], 4).await {
         Err(StoreError::BrokenLink { seq: 21, .. }) => {}
         r => panic!("{r:?}"),
     }
     // The honest continuation is accepted.
-    let out = s.ingest_batch(dev, &recs[20..30], 5).await.unwrap();
+    let out = ingest(&s, dev, &recs[20..30], 5).await.unwrap();
     assert_eq!((out.stored, out.gap), (10, false));
 }
 

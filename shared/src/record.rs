@@ -107,6 +107,19 @@ pub struct GateRecord {
     pub dwell_minutes: Option<u32>,
 }
 
+/// A record's JSON and SHA-256, as [`GateRecord::seal`] computes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub json: String,
+    pub hash: [u8; 32],
+}
+
+impl Sealed {
+    pub fn hash_hex(&self) -> String {
+        hex_encode(&self.hash)
+    }
+}
+
 /// `prev_hash` of a device's first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const RECORD_DOMAIN: &[u8] = b"passgate/scan-record/v1\0";
@@ -115,11 +128,21 @@ const BATCH_DOMAIN: &[u8] = b"passgate/upload-batch/v1\0";
 impl GateRecord {
     /// SHA-256 over a domain prefix and the record's JSON (fields in declaration order).
     pub fn hash(&self) -> [u8; 32] {
+        self.seal().hash
+    }
+
+    /// The record's JSON and its hash, computed once (the server stores the one and chains
+    /// by the other).
+    pub fn seal(&self) -> Sealed {
+        // Serialising plain data to JSON cannot fail.
+        let json = serde_json::to_string(self).unwrap_or_default();
         let mut h = Sha256::new();
         h.update(RECORD_DOMAIN);
-        // Serialising plain data to JSON cannot fail.
-        h.update(serde_json::to_vec(self).unwrap_or_default());
-        h.finalize().into()
+        h.update(json.as_bytes());
+        Sealed {
+            json,
+            hash: h.finalize().into(),
+        }
     }
 
     pub fn hash_hex(&self) -> String {
@@ -164,6 +187,16 @@ pub fn batch_message(
     checkpoint: CheckpointId,
     records: &[GateRecord],
 ) -> Vec<u8> {
+    let last_hash = records.last().map_or([0; 32], GateRecord::hash);
+    batch_message_with(device, checkpoint, records, &last_hash)
+}
+
+fn batch_message_with(
+    device: DeviceId,
+    checkpoint: CheckpointId,
+    records: &[GateRecord],
+    last_hash: &[u8; 32],
+) -> Vec<u8> {
     let mut m = Vec::with_capacity(BATCH_DOMAIN.len() + 8 + 16 + 32);
     m.extend_from_slice(BATCH_DOMAIN);
     m.extend_from_slice(&device.0.to_be_bytes());
@@ -172,7 +205,7 @@ pub fn batch_message(
     let last = records.last().map_or(0, |r| r.seq);
     m.extend_from_slice(&first.to_be_bytes());
     m.extend_from_slice(&last.to_be_bytes());
-    m.extend_from_slice(&records.last().map_or([0; 32], GateRecord::hash));
+    m.extend_from_slice(last_hash);
     m
 }
 
@@ -246,6 +279,14 @@ fn is_record_id(s: &str) -> bool {
 /// record, consecutive sequence numbers and hash links inside the batch. The link of the
 /// first record to what the server already holds is the server's to check.
 pub fn check_batch(batch: &UploadBatch, device_key: &VerifyingKey) -> Result<(), BatchError> {
+    check_batch_sealed(batch, device_key).map(|_| ())
+}
+
+/// [`check_batch`], returning every record sealed (JSON and hash), each computed once.
+pub fn check_batch_sealed(
+    batch: &UploadBatch,
+    device_key: &VerifyingKey,
+) -> Result<Vec<Sealed>, BatchError> {
     let records = &batch.records;
     if records.is_empty() {
         return Err(BatchError::Empty);
@@ -260,7 +301,9 @@ pub fn check_batch(batch: &UploadBatch, device_key: &VerifyingKey) -> Result<(),
     let sig = sig
         .map(|b| Signature::from_bytes(&b))
         .ok_or(BatchError::BadSignature)?;
-    let message = batch_message(batch.device_id, batch.checkpoint_id, records);
+    let sealed: Vec<Sealed> = records.iter().map(GateRecord::seal).collect();
+    let last_hash = sealed.last().map_or([0; 32], |s| s.hash);
+    let message = batch_message_with(batch.device_id, batch.checkpoint_id, records, &last_hash);
     device_key
         .verify_strict(&message, &sig)
         .map_err(|_| BatchError::BadSignature)?;
@@ -307,7 +350,7 @@ pub fn check_batch(batch: &UploadBatch, device_key: &VerifyingKey) -> Result<(),
                     expected: p.seq + 1,
                 });
             }
-            if r.prev_hash != p.hash_hex() {
+            if r.prev_hash != sealed[index - 1].hash_hex() {
                 return Err(BatchError::BrokenChain { index, seq: r.seq });
             }
         } else if r.seq == 1 && r.prev_hash != GENESIS_HASH {
@@ -315,7 +358,7 @@ pub fn check_batch(batch: &UploadBatch, device_key: &VerifyingKey) -> Result<(),
         }
         prev = Some(r);
     }
-    Ok(())
+    Ok(sealed)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use passgate_shared::bundle::RevocationSet;
 use passgate_shared::bundle_file::{encode_delta, encode_snapshot};
 use passgate_shared::keys::parse_public_key_b64;
-use passgate_shared::record::{UploadBatch, check_batch};
+use passgate_shared::record::{UploadBatch, check_batch_sealed};
 use passgate_shared::sync::UploadResult;
 use passgate_shared::{Bundle, CheckpointInfo};
 use serde::Deserialize;
@@ -170,10 +170,11 @@ async fn upload(
     let key = parse_public_key_b64(&device.public_key).ok_or_else(|| {
         ApiError::Internal(format!("device {device_id} has an unreadable public key"))
     })?;
-    check_batch(&batch, &key).map_err(|e| ApiError::BatchRefused(e.to_string()))?;
+    let sealed =
+        check_batch_sealed(&batch, &key).map_err(|e| ApiError::BatchRefused(e.to_string()))?;
     let out = st
         .store
-        .ingest_batch(device_id, &batch.records, now())
+        .ingest_batch(device_id, &batch.records, &sealed, now())
         .await?;
     let last_seq = batch.records.last().map_or(0, |r| r.seq);
     Metrics::add(&st.metrics.sync_batches, 1);

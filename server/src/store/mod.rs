@@ -36,7 +36,7 @@
 //! If a later query cannot be portable, add a `match self.backend` inside that one method.
 
 use async_trait::async_trait;
-use passgate_shared::record::{DeviceId, GateRecord};
+use passgate_shared::record::{DeviceId, GateRecord, Sealed};
 use passgate_shared::sync::UsageRow;
 use passgate_shared::{
     CheckpointId, DivisionCode, EnterpriseId, IssuerKey, KeyId, KeyStatus, PassClass, PassNumber,
@@ -418,10 +418,12 @@ pub trait Store: Send + Sync + 'static {
     /// (the batch is refused and an incident recorded). A first record that does not link to
     /// the stored record before it opens a `chain_gap` incident if that record is missing,
     /// and refuses the batch if it is present and differs.
+    /// `sealed[i]` is `records[i].seal()` (the batch check computed it already).
     async fn ingest_batch(
         &self,
         device: DeviceId,
         records: &[GateRecord],
+        sealed: &[Sealed],
         now: UnixSeconds,
     ) -> StoreResult<BatchOutcome>;
     /// Every record scanned on a Beijing day (`YYYY-MM-DD`), as uploaded.

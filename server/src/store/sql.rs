@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use passgate_shared::record::{DeviceId, GateRecord};
+use passgate_shared::record::{DeviceId, GateRecord, Sealed};
 use passgate_shared::sync::{Direction, UsageRow};
 use passgate_shared::time::local_day;
 use passgate_shared::{
@@ -858,17 +858,27 @@ impl Store for SqlStore {
         &self,
         device: DeviceId,
         records: &[GateRecord],
+        sealed: &[Sealed],
         now: UnixSeconds,
     ) -> StoreResult<BatchOutcome> {
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return Ok(BatchOutcome::default());
         };
+        if sealed.len() != records.len() {
+            return Err(StoreError::Corrupt(
+                "a batch's records and their seals differ in number".into(),
+            ));
+        }
         let dev = i64::from(device.0);
-        let hashes: Vec<String> = records.iter().map(GateRecord::hash_hex).collect();
+        let hashes: Vec<String> = sealed.iter().map(Sealed::hash_hex).collect();
         let mut tx = self.pool.begin().await?;
         let mut stored = 0u64;
         let chunk_len = scan_chunk(self.backend);
-        for (chunk, chunk_hashes) in records.chunks(chunk_len).zip(hashes.chunks(chunk_len)) {
+        for ((chunk, chunk_hashes), chunk_sealed) in records
+            .chunks(chunk_len)
+            .zip(hashes.chunks(chunk_len))
+            .zip(sealed.chunks(chunk_len))
+        {
             let mut sql = String::from(
                 "INSERT INTO scans (device_id, seq, id, hash, prev_hash, checkpoint_id, scanned_at, day, \
                  direction, number, class, plate, accepted, verdict, record, received_at) VALUES ",
@@ -887,8 +897,8 @@ impl Store for SqlStore {
             // id) inserts nothing; the check below tells a retry from a clash.
             sql.push_str(" ON CONFLICT DO NOTHING");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (r, hash) in chunk.iter().zip(chunk_hashes) {
-                let json = serde_json::to_string(r).map_err(|e| corrupt("record", e))?;
+            for ((r, hash), seal) in chunk.iter().zip(chunk_hashes).zip(chunk_sealed) {
+                let json = seal.json.clone();
                 q = q
                     .bind(dev)
                     .bind(to_i64("seq", r.seq)?)
