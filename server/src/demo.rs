@@ -13,7 +13,7 @@ use passgate_shared::sync::Direction;
 use passgate_shared::{CheckpointId, GateContext, PassClass, PassNumber};
 
 use crate::keyring::write_private;
-use crate::routes::devices::hash_code;
+use crate::routes::devices::{hash_code, new_code_text};
 use crate::routes::passes::{NewPass, issue_pass, rfc3339};
 use crate::routes::sync::current_bundle;
 use crate::state::{AppState, now};
@@ -357,17 +357,7 @@ async fn demo_code(
     checkpoint: CheckpointId,
     now: i64,
 ) -> Result<String, StartError> {
-    let bytes = crate::keyring::random_bytes()?;
-    let alphabet = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let chars: Vec<char> = bytes[..12]
-        .iter()
-        .map(|b| char::from(alphabet[usize::from(b & 31)]))
-        .collect();
-    let code = chars
-        .chunks(4)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-");
+    let code = new_code_text()?;
     st.store
         .create_enrollment_code(checkpoint, &hash_code(&code), now + 7 * 86_400, now)
         .await?;

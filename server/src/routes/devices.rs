@@ -45,8 +45,9 @@ pub fn hash_code(code: &str) -> String {
     ))
 }
 
-fn new_code_text() -> Result<String, ApiError> {
-    let bytes = random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?;
+/// A new one-time enrolment code, e.g. `K7QH-2MXR-9PLA`.
+pub fn new_code_text() -> Result<String, crate::keyring::KeyError> {
+    let bytes = random_bytes()?;
     // 12 characters of 5 bits: 60 bits, shown as three groups of four.
     let chars: Vec<char> = bytes[..12]
         .iter()
@@ -102,7 +103,7 @@ async fn new_code(
     {
         return Err(ApiError::NotFound("checkpoint"));
     }
-    let code = new_code_text()?;
+    let code = new_code_text().map_err(|e| ApiError::Internal(e.to_string()))?;
     let t = now();
     let expires_at = t + i64::from(hours) * 3600;
     st.store
