@@ -2,8 +2,10 @@
 //! options and an output stream, does the work, writes what the user reads and returns a
 //! result the binary turns into an exit status. Nothing here exits the process.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use passgate_shared::record::DeviceId;
 use passgate_shared::rules::overstay_minutes;
@@ -260,6 +262,199 @@ pub async fn scan_lines<R: AsyncBufRead + Unpin>(
             if !common.json {
                 write_line(out, "")?;
             }
+        }
+    })
+    .await
+}
+
+/// How `scan --camera-dir` watches a folder of camera snapshots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraOptions {
+    /// The folder the IP camera drops JPEG or PNG snapshots into.
+    pub dir: PathBuf,
+    /// How often the folder is listed.
+    pub poll: Duration,
+    /// The same pass read again within this long is not a second scan.
+    pub repeat_window: Duration,
+    /// Stop after this many frames have been read (drills and tests); never when `None`.
+    pub max_frames: Option<u64>,
+    /// Stop when no new frame has arrived for this long; never when `None`.
+    pub exit_after_idle: Option<Duration>,
+}
+
+impl CameraOptions {
+    /// Poll every 200 ms, a 5 s repeat window, run until stopped.
+    pub fn new(dir: impl Into<PathBuf>) -> CameraOptions {
+        CameraOptions {
+            dir: dir.into(),
+            poll: Duration::from_millis(200),
+            repeat_window: Duration::from_secs(5),
+            max_frames: None,
+            exit_after_idle: None,
+        }
+    }
+}
+
+/// Totals of a `scan --camera-dir` session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CameraSession {
+    pub scans: ScanSession,
+    /// Frames read (decoded or not).
+    pub frames: u64,
+    /// Frames without a readable QR code (or not readable as an image).
+    pub unreadable: u64,
+    /// Frames showing a pass already scanned within the repeat window.
+    pub repeats: u64,
+}
+
+fn is_snapshot(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+}
+
+/// The snapshots in `dir` with their modification time and size, oldest first.
+fn list_snapshots(dir: &Path) -> Result<Vec<(PathBuf, SystemTime, u64)>> {
+    let entries = std::fs::read_dir(dir).map_err(|source| CheckpointError::Io {
+        context: format!("cannot read the camera folder {}", dir.display()),
+        source,
+    })?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !is_snapshot(&path) {
+            continue;
+        }
+        // A file that vanished or cannot be inspected is skipped until the next poll.
+        if let Ok(meta) = entry.metadata()
+            && meta.is_file()
+        {
+            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            found.push((path, mtime, meta.len()));
+        }
+    }
+    found.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(found)
+}
+
+/// How far apart two frame times are, either way round.
+fn apart(a: SystemTime, b: SystemTime) -> Duration {
+    a.duration_since(b)
+        .or_else(|_| b.duration_since(a))
+        .unwrap_or_default()
+}
+
+fn note(lang: Lang, zh: String, en: String) {
+    eprintln!("{}", if lang == Lang::Zh { zh } else { en });
+}
+
+/// `scan --camera-dir`: watch a folder of camera snapshots. Each new file (name, time and
+/// size not seen before) is decoded once with [`qr::decode_file`]; a pass is decided,
+/// recorded and printed exactly like a scanned line, unless the same pass text was scanned
+/// from a frame taken (file time) within the repeat window of this one (a camera sends many
+/// frames of one windshield; timing by the frames keeps a slow decode from counting twice). Frames without
+/// a code and repeats are noted on stderr. Runs until stopped, or until `max_frames` /
+/// `exit_after_idle` says so.
+pub async fn scan_camera_dir(
+    common: &Common,
+    direction: Direction,
+    meta: &ScanMeta,
+    options: &CameraOptions,
+    out: &mut dyn Write,
+) -> Result<CameraSession> {
+    if !options.dir.is_dir() {
+        return Err(CheckpointError::Usage(format!(
+            "the camera folder {} does not exist or is not a folder",
+            options.dir.display()
+        )));
+    }
+    with_store(&common.data_dir, async |store| {
+        let mut gate = Gate::load(store).await?;
+        let mut session = CameraSession::default();
+        let mut seen: HashMap<PathBuf, (SystemTime, u64)> = HashMap::new();
+        // When each pass text was last scanned, by its frame's time.
+        let mut last_scan: HashMap<String, SystemTime> = HashMap::new();
+        let mut last_frame = Instant::now();
+        loop {
+            for (path, mtime, len) in list_snapshots(&options.dir)? {
+                if seen.get(&path) == Some(&(mtime, len)) {
+                    continue;
+                }
+                seen.insert(path.clone(), (mtime, len));
+                last_frame = Instant::now();
+                session.frames += 1;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let decode_path = path.clone();
+                let decoded = tokio::task::spawn_blocking(move || qr::decode_file(&decode_path))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(CheckpointError::Usage(format!("the decoder stopped: {e}")))
+                    });
+                match decoded {
+                    Err(CheckpointError::NoQrFound { .. } | CheckpointError::Image { .. }) => {
+                        session.unreadable += 1;
+                        note(
+                            common.lang,
+                            format!("画面 {name}：未识别到二维码"),
+                            format!("frame {name}: no readable QR code"),
+                        );
+                    }
+                    Err(e) => return Err(e),
+                    Ok(text) => {
+                        let text = text.trim().to_owned();
+                        if last_scan
+                            .get(&text)
+                            .is_some_and(|t| apart(*t, mtime) < options.repeat_window)
+                        {
+                            session.repeats += 1;
+                            note(
+                                common.lang,
+                                format!("画面 {name}：同一通行证刚刚已核验，不重复记录"),
+                                format!(
+                                    "frame {name}: same pass as a moment ago, not scanned again"
+                                ),
+                            );
+                        } else {
+                            last_scan.insert(text.clone(), mtime);
+                            gate.refresh(store).await?;
+                            let outcome =
+                                scan::scan(store, &gate, &text, direction, meta, common.now())
+                                    .await?;
+                            if outcome.accepted() {
+                                session.scans.accepted += 1;
+                            } else {
+                                session.scans.rejected += 1;
+                            }
+                            show(out, common, &outcome, &gate)?;
+                            if !common.json {
+                                write_line(out, "")?;
+                            }
+                        }
+                    }
+                }
+                if options.max_frames.is_some_and(|m| session.frames >= m) {
+                    return Ok(session);
+                }
+            }
+            // Forget passes not seen for a long while.
+            if last_scan.len() > 1000 {
+                let newest = last_scan
+                    .values()
+                    .max()
+                    .copied()
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                last_scan.retain(|_, t| apart(*t, newest) < options.repeat_window);
+            }
+            if options
+                .exit_after_idle
+                .is_some_and(|idle| last_frame.elapsed() >= idle)
+            {
+                return Ok(session);
+            }
+            tokio::time::sleep(options.poll).await;
         }
     })
     .await

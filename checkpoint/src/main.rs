@@ -3,10 +3,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use passgate_checkpoint::CheckpointError;
-use passgate_checkpoint::app::{self, Clock, Common, VerifyInput};
+use passgate_checkpoint::app::{self, CameraOptions, Clock, Common, VerifyInput};
 use passgate_checkpoint::scan::{OverrideRequest, ScanMeta, check_person_id};
 use passgate_shared::Lang;
 use passgate_shared::record::{HealthCode, Observations};
@@ -112,9 +113,25 @@ enum Command {
     },
     /// Verify one pass per line from standard input (keyboard-wedge scanner) until it ends;
     /// the direction, guard and checks apply to every line of the session.
+    ///
+    /// With --camera-dir DIR, watch a folder where an IP camera drops JPEG or PNG snapshots
+    /// instead: each new frame is decoded once, and the same pass seen again within the
+    /// repeat window is not a second scan.
     Scan {
         #[command(flatten)]
         scan: ScanArgs,
+        /// Watch this folder of camera snapshots (JPEG/PNG) instead of reading standard input.
+        #[arg(long)]
+        camera_dir: Option<PathBuf>,
+        /// Seconds within which the same pass seen again by the camera is not a second scan.
+        #[arg(long, default_value_t = 5.0, requires = "camera_dir", value_parser = parse_seconds)]
+        repeat_window: f64,
+        /// Stop after reading this many camera frames (drills and tests).
+        #[arg(long, requires = "camera_dir")]
+        max_frames: Option<u64>,
+        /// Stop when no new camera frame has arrived for this many seconds.
+        #[arg(long, requires = "camera_dir", value_parser = parse_seconds)]
+        exit_after_idle: Option<f64>,
     },
     /// A supervisor lets a rejected truck through (主管特批): records a new,
     /// accepted-with-override record pointing at the rejected one (exit 0).
@@ -162,6 +179,14 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::parse(s).ok_or_else(|| format!("unknown language {s:?}: use zh or en"))
 }
 
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (0.0..=86_400.0).contains(v))
+        .ok_or_else(|| format!("{s:?} is not a number of seconds (0 to 86400)"))
+}
+
 fn parse_day(s: &str) -> Result<String, String> {
     passgate_shared::time::local_day_range(s)
         .map(|_| s.to_owned())
@@ -205,7 +230,7 @@ fn json_wanted(command: &Command) -> bool {
         | Command::Sync { json }
         | Command::Status { json }
         | Command::Report { json, .. } => *json,
-        Command::Verify { scan, .. } | Command::Scan { scan } => scan.json,
+        Command::Verify { scan, .. } | Command::Scan { scan, .. } => scan.json,
     }
 }
 
@@ -262,7 +287,28 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
                 app::verify(&common(scan.json), &input, scan.direction, &meta, out).await?;
             Ok(if outcome.accepted() { 0 } else { 1 })
         }
-        Command::Scan { ref scan } => {
+        Command::Scan {
+            ref scan,
+            camera_dir: Some(ref dir),
+            repeat_window,
+            max_frames,
+            exit_after_idle,
+        } => {
+            let meta = scan.meta()?;
+            let options = CameraOptions {
+                repeat_window: Duration::from_secs_f64(repeat_window),
+                max_frames,
+                exit_after_idle: exit_after_idle.map(Duration::from_secs_f64),
+                ..CameraOptions::new(dir)
+            };
+            app::scan_camera_dir(&common(scan.json), scan.direction, &meta, &options, out).await?;
+            Ok(0)
+        }
+        Command::Scan {
+            ref scan,
+            camera_dir: None,
+            ..
+        } => {
             let meta = scan.meta()?;
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
             app::scan_lines(&common(scan.json), scan.direction, &meta, stdin, out).await?;

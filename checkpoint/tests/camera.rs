@@ -1,0 +1,214 @@
+//! `scan --camera-dir`: a real `passgate-checkpoint` process watches a folder while camera
+//! frames rendered like the server renders passes (level Q, 4-module quiet zone) are dropped
+//! into it; each pass is scanned once however many frames show it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, bundle, enrol_dir, now, pass_at, text, text_of};
+use image::{GrayImage, Luma};
+use qrcode::{Color, EcLevel, QrCode};
+
+/// A 1280×720 camera frame: the pass's code (level Q, 4-module quiet zone, 5 px modules)
+/// printed on paper, turned by `degrees`, at (`x`, `y`) on a grey windshield.
+fn frame(text: &str, x: i64, y: i64, degrees: f64) -> GrayImage {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q).unwrap();
+    let n = code.width() as u32;
+    let colors = code.to_colors();
+    let module = 5;
+    let side = (n + 8) * module;
+    let img = GrayImage::from_fn(side, side, |px, py| {
+        let (mx, my) = (px / module, py / module);
+        let dark = mx >= 4
+            && my >= 4
+            && mx < n + 4
+            && my < n + 4
+            && colors[((my - 4) * n + (mx - 4)) as usize] == Color::Dark;
+        Luma([if dark { 20 } else { 235 }])
+    });
+    let img = passgate_checkpoint::qr::rotate(&img, degrees, 235);
+    let mut photo = GrayImage::from_fn(1280, 720, |px, _| Luma([(100 + px / 20) as u8]));
+    image::imageops::overlay(&mut photo, &img, x, y);
+    photo
+}
+
+/// Write the frame under a temporary name, then rename it (as a camera uploading by FTP
+/// does), and give the watcher time to see it on its own.
+fn drop_frame(dir: &Path, name: &str, img: &GrayImage) {
+    let tmp = dir.join(format!("{name}.part"));
+    let format = if name.ends_with(".jpg") {
+        image::ImageFormat::Jpeg
+    } else {
+        image::ImageFormat::Png
+    };
+    img.save_with_format(&tmp, format).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+}
+
+fn start(data: &Path, cam: &Path, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(["scan", "--json", "--camera-dir"])
+        .arg(cam)
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait for the process to stop on its own (killed after two minutes), return its stdout
+/// verdicts and its stderr.
+fn finish(mut child: Child) -> (Vec<serde_json::Value>, String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the camera watcher did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status}: {out}\n{err}");
+    let verdicts = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (verdicts, err)
+}
+
+async fn numbers_logged(data: &Path) -> Vec<Option<String>> {
+    let store = passgate_checkpoint::Store::open(data).await.unwrap();
+    let rows = store.records(1, u32::MAX).await.unwrap();
+    store.close().await;
+    rows.into_iter()
+        .map(|r| r.record.number.map(|n| n.to_string()))
+        .collect()
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("gate");
+    let cam = tmp.path().join("camera");
+    std::fs::create_dir(&cam).unwrap();
+    (tmp, data, cam)
+}
+
+#[tokio::test]
+async fn camera_frames_scan_each_pass_once() {
+    let (_tmp, data, cam) = setup();
+    enrol_dir(&data, "http://127.0.0.1:9", 3, &bundle(1)).await;
+    let expired = text_of(&pass_at(2, now() - 48 * 3600, 1));
+
+    let child = start(&data, &cam, &["--max-frames", "6"]);
+    // Six frames into an empty folder: pass 0 three times (PNG, a JPEG from another angle, a PNG), a frame without
+    // a code, pass 1, and an expired pass.
+    drop_frame(&cam, "0001.png", &frame(&text(0), 300, 100, 0.0));
+    drop_frame(&cam, "0002.jpg", &frame(&text(0), 420, 140, 8.0));
+    drop_frame(&cam, "0003.png", &frame(&text(0), 380, 90, -5.0));
+    drop_frame(
+        &cam,
+        "0004.png",
+        &GrayImage::from_pixel(1280, 720, Luma([120])),
+    );
+    drop_frame(&cam, "0005.jpg", &frame(&text(1), 500, 120, 3.0));
+    drop_frame(&cam, "0006.png", &frame(&expired, 200, 200, 0.0));
+    let (verdicts, err) = finish(child);
+
+    let got: Vec<(String, bool)> = verdicts
+        .iter()
+        .map(|v| {
+            (
+                v["number"].as_str().unwrap().to_owned(),
+                v["accepted"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("419001000001".to_owned(), true),
+            ("419001000002".to_owned(), true),
+            ("419001000003".to_owned(), false),
+        ],
+        "{err}"
+    );
+    assert_eq!(verdicts[2]["reason"], "expired");
+    assert_eq!(err.matches("不重复记录").count(), 2, "{err}");
+    assert_eq!(err.matches("未识别到二维码").count(), 1, "{err}");
+    // The durable log holds each pass once.
+    assert_eq!(
+        numbers_logged(&data).await,
+        vec![
+            Some("419001000001".to_owned()),
+            Some("419001000002".to_owned()),
+            Some("419001000003".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_same_pass_after_the_repeat_window_is_a_new_scan() {
+    let (_tmp, data, cam) = setup();
+    enrol_dir(&data, "http://127.0.0.1:9", 3, &bundle(1)).await;
+
+    let child = start(
+        &data,
+        &cam,
+        &[
+            "--max-frames",
+            "3",
+            "--repeat-window",
+            "1.5",
+            "--lang",
+            "en",
+        ],
+    );
+    drop_frame(&cam, "a.png", &frame(&text(1), 300, 100, 0.0));
+    drop_frame(&cam, "b.png", &frame(&text(1), 320, 110, 2.0));
+    std::thread::sleep(Duration::from_millis(1600));
+    drop_frame(&cam, "c.png", &frame(&text(1), 340, 120, -2.0));
+    let (verdicts, err) = finish(child);
+
+    assert_eq!(verdicts.len(), 2, "{err}");
+    assert!(verdicts.iter().all(|v| v["number"] == "419001000002"));
+    assert_eq!(err.matches("not scanned again").count(), 1, "{err}");
+    assert_eq!(numbers_logged(&data).await.len(), 2);
+}
+
+#[test]
+fn a_missing_camera_folder_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["scan", "--camera-dir"])
+        .arg(tmp.path().join("nope"))
+        .arg("--data-dir")
+        .arg(tmp.path().join("gate"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
