@@ -262,6 +262,9 @@ struct Tally {
     n: usize,
     total_ms: f64,
     max_ms: f64,
+    /// The slowest frame that was read.
+    max_ok_ms: f64,
+    all_ms: Vec<f64>,
 }
 
 impl Tally {
@@ -270,6 +273,17 @@ impl Tally {
         self.ok += usize::from(ok);
         self.total_ms += ms;
         self.max_ms = self.max_ms.max(ms);
+        if ok {
+            self.max_ok_ms = self.max_ok_ms.max(ms);
+        }
+        self.all_ms.push(ms);
+    }
+    fn p95(&self) -> f64 {
+        let mut v = self.all_ms.clone();
+        v.sort_by(f64::total_cmp);
+        v.get((v.len() * 95).div_ceil(100).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
     }
     fn rate(&self) -> f64 {
         100.0 * self.ok as f64 / self.n.max(1) as f64
@@ -355,6 +369,17 @@ fn main() {
         pre_all.mean(),
         pre_all.max_ms
     );
+    for (name, t) in [("rqrr alone", &plain_all), ("with preprocessing", &pre_all)] {
+        println!(
+            "{name}: mean {:.0} ms, p95 {:.0} ms, max {:.0} ms, slowest frame read {:.0} ms, {} of {} frames over 150 ms",
+            t.mean(),
+            t.p95(),
+            t.max_ms,
+            t.max_ok_ms,
+            t.all_ms.iter().filter(|&&ms| ms > 150.0).count(),
+            t.n
+        );
+    }
     println!();
     println!("attempt that read the code (with preprocessing):");
     for (step, n) in &steps {

@@ -11,9 +11,10 @@
 //!    with light as dark (dark-mode screenshots);
 //! 4. the full-resolution frame through the adaptive threshold (a small code far away);
 //! 5. a stronger denoise (5×5 mean) before the adaptive threshold (heavy noise);
-//! 6. crops: where a finder-pattern group was found but did not decode, that region cut from
+//! 6. an unsharp mask on the full-resolution frame (blur);
+//! 7. crops: where a finder-pattern group was found but did not decode, that region cut from
 //!    the full-resolution frame, scaled up 2× when small and retried;
-//! 7. the scaled frame turned by ±15° and 90° (finder patterns the row scanner missed).
+//! 8. the scaled frame turned by ±15° and 90° (finder patterns the row scanner missed).
 //!
 //! [`decode_plain`] is `rqrr` on the frame as it is, the baseline the benchmark
 //! (`benches/camera.rs`) compares against.
@@ -114,6 +115,13 @@ pub fn decode_ladder(img: GrayImage) -> Option<(String, &'static str)> {
     if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
         return Some((text, "scaled, 5x5 denoise, adaptive"));
     }
+    // Blur (focus, motion): unsharp mask at full resolution.
+    let sharp = sharpen(&img);
+    let mut at_full = Vec::new();
+    if let Some(text) = decode_grey(&sharp, &mut at_full) {
+        return Some((text, "full resolution, sharpened"));
+    }
+    failed.extend(at_full.iter().map(|q| q.map(|(x, y)| (x / fx, y / fy))));
     let mut tried: Vec<[(f64, f64); 4]> = Vec::new();
     if let Some(text) = decode_crops(&img, &failed, (fx, fy), &mut tried) {
         return Some((text, "crop"));
@@ -331,6 +339,17 @@ pub fn box_mean(img: &GrayImage, r: usize) -> GrayImage {
     let mut out = vec![0u8; img.as_raw().len()];
     window_means(img, r, |i, _, mean| {
         out[i] = u8::try_from(mean).unwrap_or(u8::MAX);
+    });
+    GrayImage::from_raw(img.width(), img.height(), out).unwrap_or_else(|| img.clone())
+}
+
+/// Unsharp mask: each pixel pushed away from the 5×5 mean around it (twice the difference).
+pub fn sharpen(img: &GrayImage) -> GrayImage {
+    let mut out = vec![0u8; img.as_raw().len()];
+    window_means(img, 2, |i, v, mean| {
+        let v = i32::from(v);
+        let m = i32::try_from(mean).unwrap_or(255);
+        out[i] = u8::try_from((v + 2 * (v - m)).clamp(0, 255)).unwrap_or(u8::MAX);
     });
     GrayImage::from_raw(img.width(), img.height(), out).unwrap_or_else(|| img.clone())
 }
