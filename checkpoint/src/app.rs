@@ -348,8 +348,9 @@ fn note(lang: Lang, zh: String, en: String) {
     eprintln!("{}", if lang == Lang::Zh { zh } else { en });
 }
 
-/// `scan --camera-dir`: watch a folder of camera snapshots. Each new file (name, time and
-/// size not seen before) is decoded once with [`qr::decode_file`]; a pass is decided,
+/// `scan --camera-dir`: watch a folder of camera snapshots. Files already there when it
+/// starts are left alone (a restarted gate must not scan old frames again); it says so on
+/// stderr once it is watching. Each new file (name, time and size not seen before) is decoded once with [`qr::decode_file`]; a pass is decided,
 /// recorded and printed exactly like a scanned line, unless the same pass text was scanned
 /// from a frame taken (file time) within the repeat window of this one (a camera sends many
 /// frames of one windshield; timing by the frames keeps a slow decode from counting twice). Frames without
@@ -371,7 +372,24 @@ pub async fn scan_camera_dir(
     with_store(&common.data_dir, async |store| {
         let mut gate = Gate::load(store).await?;
         let mut session = CameraSession::default();
-        let mut seen: HashMap<PathBuf, (SystemTime, u64)> = HashMap::new();
+        // Frames already in the folder are old: a restarted gate must not scan them again.
+        let mut seen: HashMap<PathBuf, (SystemTime, u64)> = list_snapshots(&options.dir)?
+            .into_iter()
+            .map(|(path, mtime, len)| (path, (mtime, len)))
+            .collect();
+        note(
+            common.lang,
+            format!(
+                "正在监视相机目录 {}（已有 {} 张旧画面，不处理）",
+                options.dir.display(),
+                seen.len()
+            ),
+            format!(
+                "watching camera folder {} ({} earlier frames left alone)",
+                options.dir.display(),
+                seen.len()
+            ),
+        );
         // When each pass text was last scanned, by its frame's time.
         let mut last_scan: HashMap<String, SystemTime> = HashMap::new();
         let mut last_frame = Instant::now();

@@ -6,9 +6,10 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{BIN, bundle, enrol_dir, now, pass_at, text, text_of};
@@ -52,8 +53,16 @@ fn drop_frame(dir: &Path, name: &str, img: &GrayImage) {
     std::thread::sleep(Duration::from_millis(400));
 }
 
-fn start(data: &Path, cam: &Path, extra: &[&str]) -> Child {
-    Command::new(BIN)
+/// The watcher and the lines it has written to stderr so far.
+struct Watcher {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+/// Start the watcher and wait until it says it is watching.
+fn start(data: &Path, cam: &Path, extra: &[&str]) -> Watcher {
+    let mut child = Command::new(BIN)
         .args(["scan", "--json", "--camera-dir"])
         .arg(cam)
         .arg("--data-dir")
@@ -62,12 +71,40 @@ fn start(data: &Path, cam: &Path, extra: &[&str]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let pipe = child.stderr.take().unwrap();
+    let sink = Arc::clone(&stderr);
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let line = line.unwrap();
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stderr.lock().unwrap().contains("监视相机目录")
+        && !stderr.lock().unwrap().contains("watching camera folder")
+    {
+        assert!(Instant::now() < deadline, "the watcher did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Watcher {
+        child,
+        stderr,
+        reader,
+    }
 }
 
 /// Wait for the process to stop on its own (killed after two minutes), return its stdout
 /// verdicts and its stderr.
-fn finish(mut child: Child) -> (Vec<serde_json::Value>, String) {
+fn finish(watcher: Watcher) -> (Vec<serde_json::Value>, String) {
+    let Watcher {
+        mut child,
+        stderr,
+        reader,
+    } = watcher;
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -79,19 +116,15 @@ fn finish(mut child: Child) -> (Vec<serde_json::Value>, String) {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let (mut out, mut err) = (String::new(), String::new());
+    let mut out = String::new();
     child
         .stdout
         .take()
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    reader.join().unwrap();
+    let err = stderr.lock().unwrap().clone();
     assert!(status.success(), "{status}: {out}\n{err}");
     let verdicts = out
         .lines()
@@ -124,6 +157,8 @@ async fn camera_frames_scan_each_pass_once() {
     enrol_dir(&data, "http://127.0.0.1:9", 3, &bundle(1)).await;
     let expired = text_of(&pass_at(2, now() - 48 * 3600, 1));
 
+    // A frame left over from before the watcher started is not scanned.
+    drop_frame(&cam, "0000.png", &frame(&text(2), 300, 100, 0.0));
     let child = start(&data, &cam, &["--max-frames", "6"]);
     // Six frames into an empty folder: pass 0 three times (PNG, a JPEG from another angle, a PNG), a frame without
     // a code, pass 1, and an expired pass.
@@ -158,6 +193,7 @@ async fn camera_frames_scan_each_pass_once() {
         "{err}"
     );
     assert_eq!(verdicts[2]["reason"], "expired");
+    assert!(err.contains("已有 1 张旧画面"), "{err}");
     assert_eq!(err.matches("不重复记录").count(), 2, "{err}");
     assert_eq!(err.matches("未识别到二维码").count(), 1, "{err}");
     // The durable log holds each pass once.
