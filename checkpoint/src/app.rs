@@ -280,6 +280,8 @@ pub struct CameraOptions {
     pub max_frames: Option<u64>,
     /// Stop when no new frame has arrived for this long; never when `None`.
     pub exit_after_idle: Option<Duration>,
+    /// The decoding time budget of one frame ([`qr::decode_file_within`]); none when `None`.
+    pub decode_budget: Option<Duration>,
 }
 
 impl CameraOptions {
@@ -291,6 +293,7 @@ impl CameraOptions {
             repeat_window: Duration::from_secs(5),
             max_frames: None,
             exit_after_idle: None,
+            decode_budget: Some(qr::CAMERA_BUDGET),
         }
     }
 }
@@ -406,11 +409,14 @@ pub async fn scan_camera_dir(
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let decode_path = path.clone();
-                let decoded = tokio::task::spawn_blocking(move || qr::decode_file(&decode_path))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(CheckpointError::Usage(format!("the decoder stopped: {e}")))
-                    });
+                let budget = options.decode_budget;
+                let decoded = tokio::task::spawn_blocking(move || {
+                    qr::decode_file_within(&decode_path, budget)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(CheckpointError::Usage(format!("the decoder stopped: {e}")))
+                });
                 match decoded {
                     Err(CheckpointError::NoQrFound { .. } | CheckpointError::Image { .. }) => {
                         session.unreadable += 1;

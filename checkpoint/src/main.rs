@@ -132,6 +132,10 @@ enum Command {
         /// Stop when no new camera frame has arrived for this many seconds.
         #[arg(long, requires = "camera_dir", value_parser = parse_seconds)]
         exit_after_idle: Option<f64>,
+        /// Decoding time budget per camera frame in milliseconds (harder retries are skipped;
+        /// the next frame gets its own chance); 0 for no limit.
+        #[arg(long, default_value_t = 150, requires = "camera_dir")]
+        decode_budget_ms: u64,
     },
     /// A supervisor lets a rejected truck through (主管特批): records a new,
     /// accepted-with-override record pointing at the rejected one (exit 0).
@@ -293,12 +297,15 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
             repeat_window,
             max_frames,
             exit_after_idle,
+            decode_budget_ms,
         } => {
             let meta = scan.meta()?;
             let options = CameraOptions {
                 repeat_window: Duration::from_secs_f64(repeat_window),
                 max_frames,
                 exit_after_idle: exit_after_idle.map(Duration::from_secs_f64),
+                decode_budget: (decode_budget_ms > 0)
+                    .then(|| Duration::from_millis(decode_budget_ms)),
                 ..CameraOptions::new(dir)
             };
             app::scan_camera_dir(&common(scan.json), scan.direction, &meta, &options, out).await?;

@@ -20,6 +20,7 @@
 //! (`benches/camera.rs`) compares against.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use image::{GrayImage, ImageReader, Luma};
 use passgate_shared::QR_PREFIX;
@@ -38,11 +39,22 @@ const MAX_CROPS: usize = 2;
 /// wins, else the first one that decodes at all. No readable code is
 /// [`CheckpointError::NoQrFound`].
 pub fn decode_file(path: &Path) -> Result<String> {
-    let img = load_luma(path)?;
-    decode_luma(img).ok_or_else(|| CheckpointError::NoQrFound {
-        path: path.to_path_buf(),
-    })
+    decode_file_within(path, None)
 }
+
+/// [`decode_file`] with an optional time budget for the decoding ([`decode_luma_within`]).
+pub fn decode_file_within(path: &Path, budget: Option<Duration>) -> Result<String> {
+    let img = load_luma(path)?;
+    decode_ladder(img, budget)
+        .map(|(text, _)| text)
+        .ok_or_else(|| CheckpointError::NoQrFound {
+            path: path.to_path_buf(),
+        })
+}
+
+/// The decoding budget of a camera frame (`scan --camera-dir`): the goal per
+/// 1080p frame.
+pub const CAMERA_BUDGET: Duration = Duration::from_millis(150);
 
 /// Read a PNG or JPEG file as a greyscale image.
 pub fn load_luma(path: &Path) -> Result<GrayImage> {
@@ -66,73 +78,146 @@ pub fn decode_plain(img: &GrayImage) -> Option<String> {
 
 /// The QR text in a greyscale image, trying the preprocessing ladder (module docs) in turn.
 pub fn decode_luma(img: GrayImage) -> Option<String> {
-    decode_ladder(img).map(|(text, _)| text)
+    decode_ladder(img, None).map(|(text, _)| text)
 }
 
-/// [`decode_luma`], also naming the attempt that read the code (for the benchmark).
-pub fn decode_ladder(img: GrayImage) -> Option<(String, &'static str)> {
+/// [`decode_luma`] for a camera stream: attempts that would end after `budget` are skipped
+/// (the next frame gets its own chance). Each attempt's cost is predicted from its pixel
+/// count and the time the first attempt took.
+pub fn decode_luma_within(img: GrayImage, budget: Duration) -> Option<String> {
+    decode_ladder(img, Some(budget)).map(|(text, _)| text)
+}
+
+/// The time limit of one frame.
+struct Budget {
+    start: Instant,
+    limit: Option<Duration>,
+    /// Seconds per pixel of one attempt, measured on the first.
+    per_pixel: f64,
+}
+
+impl Budget {
+    /// Learn from an attempt over `pixels` pixels (weighted) that started at `since`: the
+    /// slowest rate seen predicts the next attempts.
+    fn learn(&mut self, since: Instant, pixels: f64) {
+        self.per_pixel = self
+            .per_pixel
+            .max(since.elapsed().as_secs_f64() / pixels.max(1.0));
+    }
+
+    /// Whether an attempt over `pixels` pixels (weighted) would still end within the limit.
+    fn allows(&self, pixels: f64) -> bool {
+        self.limit.is_none_or(|limit| {
+            self.start.elapsed().as_secs_f64() + self.per_pixel * pixels <= limit.as_secs_f64()
+        })
+    }
+}
+
+/// [`decode_luma`] with an optional time budget, also naming the attempt that read the code
+/// (for the benchmark).
+pub fn decode_ladder(img: GrayImage, budget: Option<Duration>) -> Option<(String, &'static str)> {
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
         return None;
     }
+    let mut budget = Budget {
+        start: Instant::now(),
+        limit: budget,
+        per_pixel: 0.0,
+    };
     let work = downscale(&img, WORK_SIDE);
     let scaled = work.dimensions() != img.dimensions();
+    let (full_px, work_px) = (
+        f64::from(w) * f64::from(h),
+        f64::from(work.width()) * f64::from(work.height()),
+    );
     // Finder-pattern groups that did not decode, in working-frame coordinates.
     let mut failed: Vec<[(f64, f64); 4]> = Vec::new();
 
     if let Some(text) = decode_grey(&work, &mut failed) {
         return Some((text, "scaled, rqrr threshold"));
     }
+    budget.per_pixel = budget.start.elapsed().as_secs_f64() / work_px.max(1.0);
     let (fx, fy) = (
         f64::from(w) / f64::from(work.width()),
         f64::from(h) / f64::from(work.height()),
     );
     // Groups found at full resolution, scaled to working-frame coordinates.
     let mut at_full = Vec::new();
-    if scaled && let Some(text) = decode_grey(&img, &mut at_full) {
+    let t = Instant::now();
+    if scaled
+        && budget.allows(full_px)
+        && let Some(text) = decode_grey(&img, &mut at_full)
+    {
         return Some((text, "full resolution, rqrr threshold"));
+    }
+    if scaled {
+        budget.learn(t, full_px);
     }
     failed.extend(at_full.iter().map(|q| q.map(|(x, y)| (x / fx, y / fy))));
     let smooth = box_mean(&work, 1);
-    let bits = adaptive_threshold(&smooth, false);
-    if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
-        return Some((text, "scaled, adaptive"));
+    if budget.allows(work_px * 1.2) {
+        let t = Instant::now();
+        let bits = adaptive_threshold(&smooth, false);
+        if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
+            return Some((text, "scaled, adaptive"));
+        }
+        budget.learn(t, work_px * 1.2);
     }
-    let bits = adaptive_threshold(&smooth, true);
-    if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
-        return Some((text, "scaled, adaptive, inverted"));
+    if budget.allows(work_px * 1.2) {
+        let t = Instant::now();
+        let bits = adaptive_threshold(&smooth, true);
+        if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
+            return Some((text, "scaled, adaptive, inverted"));
+        }
+        budget.learn(t, work_px * 1.2);
     }
-    if scaled {
+    if scaled && budget.allows(full_px * 1.2) {
         // A small code far away: the full-resolution frame, without smoothing.
+        let t = Instant::now();
         let bits = adaptive_threshold(&img, false);
         let mut at_full = Vec::new();
         if let Some(text) = decode_bits(&bits, w, h, &mut at_full) {
             return Some((text, "full resolution, adaptive"));
         }
         failed.extend(at_full.iter().map(|q| q.map(|(x, y)| (x / fx, y / fy))));
+        budget.learn(t, full_px * 1.2);
     }
-    let bits = adaptive_threshold(&box_mean(&work, 2), false);
-    if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
-        return Some((text, "scaled, 5x5 denoise, adaptive"));
+    if budget.allows(work_px * 1.3) {
+        let t = Instant::now();
+        let bits = adaptive_threshold(&box_mean(&work, 2), false);
+        if let Some(text) = decode_bits(&bits, work.width(), work.height(), &mut failed) {
+            return Some((text, "scaled, 5x5 denoise, adaptive"));
+        }
+        budget.learn(t, work_px * 1.3);
     }
-    // Blur (focus, motion): unsharp mask at full resolution.
-    let sharp = sharpen(&img);
-    let mut at_full = Vec::new();
-    if let Some(text) = decode_grey(&sharp, &mut at_full) {
-        return Some((text, "full resolution, sharpened"));
+    if budget.allows(full_px * 1.3) {
+        let t = Instant::now();
+        // Blur (focus, motion): unsharp mask at full resolution.
+        let sharp = sharpen(&img);
+        let mut at_full = Vec::new();
+        if let Some(text) = decode_grey(&sharp, &mut at_full) {
+            return Some((text, "full resolution, sharpened"));
+        }
+        failed.extend(at_full.iter().map(|q| q.map(|(x, y)| (x / fx, y / fy))));
+        budget.learn(t, full_px * 1.3);
     }
-    failed.extend(at_full.iter().map(|q| q.map(|(x, y)| (x / fx, y / fy))));
     let mut tried: Vec<[(f64, f64); 4]> = Vec::new();
-    if let Some(text) = decode_crops(&img, &failed, (fx, fy), &mut tried) {
+    if let Some(text) = decode_crops(&img, &failed, (fx, fy), &mut tried, &mut budget) {
         return Some((text, "crop"));
     }
     for degrees in [15.0, -15.0, 90.0] {
+        if !budget.allows(work_px * 1.8) {
+            break;
+        }
+        let t = Instant::now();
         let turned = rotate(&smooth, degrees, 255);
         let bits = adaptive_threshold(&turned, false);
         let mut ignored = Vec::new();
         if let Some(text) = decode_bits(&bits, turned.width(), turned.height(), &mut ignored) {
             return Some((text, "rotated"));
         }
+        budget.learn(t, work_px * 1.8);
     }
     None
 }
@@ -184,6 +269,7 @@ fn decode_crops(
     quads: &[[(f64, f64); 4]],
     scale: (f64, f64),
     tried: &mut Vec<[(f64, f64); 4]>,
+    budget: &mut Budget,
 ) -> Option<String> {
     let scaled: Vec<[(f64, f64); 4]> = quads
         .iter()
@@ -197,7 +283,7 @@ fn decode_crops(
             continue;
         }
         tried.push(quad);
-        if let Some(text) = decode_crop(img, &quad) {
+        if let Some(text) = decode_crop(img, &quad, budget) {
             return Some(text);
         }
     }
@@ -230,7 +316,7 @@ fn dedup_quads(quads: &[[(f64, f64); 4]]) -> Vec<[(f64, f64); 4]> {
 
 /// The region around `quad` (full-resolution coordinates) with a margin of a quarter of
 /// its size, scaled up 2× when small, tried as grey and through the adaptive threshold.
-fn decode_crop(img: &GrayImage, quad: &[(f64, f64); 4]) -> Option<String> {
+fn decode_crop(img: &GrayImage, quad: &[(f64, f64); 4], budget: &mut Budget) -> Option<String> {
     let (min_x, max_x) = quad
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
@@ -262,10 +348,20 @@ fn decode_crop(img: &GrayImage, quad: &[(f64, f64); 4]) -> Option<String> {
         crop
     };
     let mut ignored = Vec::new();
-    decode_grey(&crop, &mut ignored).or_else(|| {
-        let bits = adaptive_threshold(&box_mean(&crop, 1), false);
-        decode_bits(&bits, crop.width(), crop.height(), &mut ignored)
-    })
+    let px = f64::from(crop.width()) * f64::from(crop.height());
+    if !budget.allows(px) {
+        return None;
+    }
+    let t = Instant::now();
+    if let Some(text) = decode_grey(&crop, &mut ignored) {
+        return Some(text);
+    }
+    budget.learn(t, px);
+    if !budget.allows(px * 1.2) {
+        return None;
+    }
+    let bits = adaptive_threshold(&box_mean(&crop, 1), false);
+    decode_bits(&bits, crop.width(), crop.height(), &mut ignored)
 }
 
 /// Scale down by the smallest whole factor that brings the long side to at most `max_side`,

@@ -67,6 +67,8 @@ fn start(data: &Path, cam: &Path, extra: &[&str]) -> Watcher {
         .arg(cam)
         .arg("--data-dir")
         .arg(data)
+        // Debug builds decode ~10× slower than release: no budget here.
+        .args(["--decode-budget-ms", "0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
