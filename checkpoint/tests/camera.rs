@@ -62,8 +62,15 @@ struct Watcher {
 
 /// Start the watcher and wait until it says it is watching.
 fn start(data: &Path, cam: &Path, extra: &[&str]) -> Watcher {
+    start_with(data, cam, &["--json"], extra)
+}
+
+/// [`start`] with the output options given (`--json` or none).
+fn start_with(data: &Path, cam: &Path, output: &[&str], extra: &[&str]) -> Watcher {
     let mut child = Command::new(BIN)
-        .args(["scan", "--json", "--camera-dir"])
+        .arg("scan")
+        .args(output)
+        .arg("--camera-dir")
         .arg(cam)
         .arg("--data-dir")
         .arg(data)
@@ -102,6 +109,17 @@ fn start(data: &Path, cam: &Path, extra: &[&str]) -> Watcher {
 /// Wait for the process to stop on its own (killed after two minutes), return its stdout
 /// verdicts and its stderr.
 fn finish(watcher: Watcher) -> (Vec<serde_json::Value>, String) {
+    let (out, err) = finish_raw(watcher);
+    let verdicts = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (verdicts, err)
+}
+
+/// Wait for the process to stop on its own, return its stdout and stderr.
+fn finish_raw(watcher: Watcher) -> (String, String) {
     let Watcher {
         mut child,
         stderr,
@@ -128,12 +146,7 @@ fn finish(watcher: Watcher) -> (Vec<serde_json::Value>, String) {
     reader.join().unwrap();
     let err = stderr.lock().unwrap().clone();
     assert!(status.success(), "{status}: {out}\n{err}");
-    let verdicts = out
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (verdicts, err)
+    (out, err)
 }
 
 async fn numbers_logged(data: &Path) -> Vec<Option<String>> {
@@ -249,4 +262,22 @@ fn a_missing_camera_folder_is_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn the_guard_reads_the_verdict_as_with_a_scanner() {
+    let (_tmp, data, cam) = setup();
+    enrol_dir(&data, "http://127.0.0.1:9", 3, &bundle(1)).await;
+    let expired = text_of(&pass_at(0, now() - 48 * 3600, 1));
+
+    let child = start_with(&data, &cam, &[], &["--max-frames", "2"]);
+    drop_frame(&cam, "a.jpg", &frame(&text(0), 300, 100, 4.0));
+    drop_frame(&cam, "b.png", &frame(&expired, 300, 100, 0.0));
+    let (out, err) = finish_raw(child);
+
+    let verdicts: Vec<&str> = out.split("\n\n").filter(|b| !b.trim().is_empty()).collect();
+    assert_eq!(verdicts.len(), 2, "{out}\n{err}");
+    assert_eq!(verdicts[0].lines().next(), Some("放行 ACCEPTED"), "{out}");
+    assert!(verdicts[0].contains("豫"), "{out}");
+    assert!(verdicts[1].starts_with("拒绝"), "{out}");
 }
