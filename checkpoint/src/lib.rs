@@ -14,9 +14,10 @@
 //!   and this pass's local history → chained record (committed) → verdict; and the
 //!   supervisor override.
 //! * [`output`] — the verdict for the guard (Chinese first, English on request) and as JSON.
-//! * [`qr`] — QR codes from PNG / JPEG images.
+//! * [`qr`] — QR codes from PNG / JPEG images and camera snapshots (the preprocessing ladder).
 //! * [`sync`] — enrolment, bundle download, signed uploads (retries with backoff).
-//! * [`app`] — the commands of the `passgate-checkpoint` binary as library functions.
+//! * [`app`] — the commands of the `passgate-checkpoint` binary as library functions (with
+//!   `scan --camera-dir`, the camera-folder watcher).
 //! * [`error`] — [`CheckpointError`], one error type with messages an operator can act on.
 //!
 //! A verdict is shown only after its scan record is committed to disk: a process killed in
