@@ -736,6 +736,42 @@ async fn forks_gaps_and_broken_links(db: TestDb) {
         Err(StoreError::BrokenLink { seq: 21, .. }) => {}
         r => panic!("{r:?}"),
     }
+    // A batch that would fill a gap but does not link to the stored record after it.
+    let (cp2, dev2) = device_at(&s, "chain-2").await;
+    let good = chain(dev2, cp2.0, 15, |q| t + q as i64, |_| Some(1), |_| true);
+    let alien = chain(
+        dev2,
+        cp2.0,
+        15,
+        |q| t + 500 + q as i64,
+        |_| Some(2),
+        |_| true,
+    );
+    ingest(&s, dev2, &good[..5], 6).await.unwrap();
+    assert!(ingest(&s, dev2, &good[10..], 7).await.unwrap().gap);
+    match ingest(&s, dev2, &alien[5..10], 8).await {
+        Err(StoreError::BrokenLink { seq: 6, .. }) => {}
+        r => panic!("{r:?}"),
+    }
+    let mut relinked = alien[5..10].to_vec();
+    relinked[0].prev_hash = good[4].hash_hex();
+    for i in 1..relinked.len() {
+        relinked[i].prev_hash = relinked[i - 1].hash_hex();
+    }
+    match ingest(&s, dev2, &relinked, 9).await {
+        Err(StoreError::BrokenLink { seq: 11, .. }) => {}
+        r => panic!("{r:?}"),
+    }
+    ingest(&s, dev2, &good[5..10], 10).await.unwrap();
+    let gaps: Vec<_> = s
+        .incidents(0, i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.device_id == dev2 && i.kind == "chain_gap")
+        .collect();
+    assert!(gaps.iter().all(|i| i.closed_at.is_some()), "{gaps:?}");
+
     // The honest continuation is accepted.
     let out = ingest(&s, dev, &recs[20..30], 5).await.unwrap();
     assert_eq!((out.stored, out.gap), (10, false));
@@ -758,10 +794,18 @@ async fn revocations_since_a_version(db: TestDb) {
         .await
         .unwrap();
     let serials = |v: Vec<PassNumber>| v.into_iter().map(|n| n.serial()).collect::<Vec<_>>();
-    assert_eq!(serials(s.revoked_since(v0).await.unwrap()), [1, 3]);
-    assert_eq!(serials(s.revoked_since(v1).await.unwrap()), [3]);
+    assert_eq!(
+        serials(s.revoked_since(v0, u64::MAX >> 1).await.unwrap()),
+        [1, 3]
+    );
+    assert_eq!(
+        serials(s.revoked_since(v1, u64::MAX >> 1).await.unwrap()),
+        [3]
+    );
+    // Up to a version: what a delta built for that version may carry, nothing newer.
+    assert_eq!(serials(s.revoked_since(v0, v1).await.unwrap()), [1]);
     assert!(
-        s.revoked_since(s.bundle_version().await.unwrap())
+        s.revoked_since(s.bundle_version().await.unwrap(), u64::MAX >> 1)
             .await
             .unwrap()
             .is_empty()

@@ -250,6 +250,14 @@ pub fn apply(held: Option<&Bundle>, file: BundleFile) -> Result<Bundle, BundleEr
             offered: file.header.version,
         });
     }
+    // The same version signed earlier (a replayed file, or another server instance's older
+    // copy): keep what is held, so the gate's bundle never gets older.
+    if let Some(h) = held
+        && file.header.version == h.version
+        && file.header.generated_at < h.generated_at
+    {
+        return Ok(h.clone());
+    }
     let revoked = match file.header.base_version {
         None => file.revocations,
         Some(base) => {
@@ -348,6 +356,20 @@ mod tests {
                 held: 2,
                 offered: 1
             })
+        );
+        // The same version signed earlier is no news: the held bundle stays.
+        let mut newer = v2.clone();
+        newer.generated_at += 60;
+        let snap = |b: &Bundle| encode_snapshot(b, &trusted, KeyId(1), &bk);
+        let held2 = apply(Some(&got), decode(&snap(&newer), &trusted).unwrap()).unwrap();
+        assert_eq!(held2.generated_at, newer.generated_at);
+        let again = apply(Some(&held2), decode(&snap(&v2), &trusted).unwrap()).unwrap();
+        assert_eq!(again, held2);
+        // An empty delta at the held version refreshes the time.
+        let touch = encode_delta(&newer, 2, &RevocationSet::new(), &trusted, KeyId(1), &bk);
+        assert_eq!(
+            apply(Some(&got), decode(&touch, &trusted).unwrap()).unwrap(),
+            newer
         );
         // A delta that lost numbers on the way is caught by the count.
         let short = encode_delta(&v2, 1, &numbers(10..14), &trusted, KeyId(1), &bk);

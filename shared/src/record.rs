@@ -262,6 +262,8 @@ pub enum BatchError {
     BrokenChain { index: usize, seq: u64 },
     #[error("record {index} has an invalid id; ids are 32 lower-case hex digits")]
     BadId { index: usize },
+    #[error("record {index} has a sequence number beyond what a device can reach")]
+    SeqTooLarge { index: usize },
     #[error(
         "record {index}: an accepted record has no reason unless overridden, a rejected one has one"
     )]
@@ -334,6 +336,9 @@ pub fn check_batch_sealed(
         };
         if !consistent {
             return Err(BatchError::Inconsistent { index });
+        }
+        if r.seq > i64::MAX as u64 {
+            return Err(BatchError::SeqTooLarge { index });
         }
         if r.seq == 0 {
             return Err(BatchError::Sequence {

@@ -28,6 +28,8 @@ CREATE TABLE enrollment_codes (
 ALTER TABLE api_tokens ADD COLUMN device_id INTEGER REFERENCES devices(id);
 ALTER TABLE passes ADD COLUMN revoked_version INTEGER;
 CREATE INDEX passes_revoked_version ON passes(revoked_version);
+-- Passes revoked before this migration appear in deltas from any earlier version.
+UPDATE passes SET revoked_version = (SELECT version FROM bundle_state WHERE id = 1) WHERE status = 'revoked';
 
 DROP TABLE scans;
 CREATE TABLE scans (

@@ -104,11 +104,17 @@ pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Bytes> 
         ));
     };
     match since {
-        Some(base) if base >= 1 && base < c.version => {
+        // A gate already at this version gets an empty delta: the fresh time, not the set.
+        Some(base) if base >= 1 && base <= c.version => {
             if let Some(d) = c.deltas.get(&base) {
                 return Ok(d.clone());
             }
-            let added: RevocationSet = st.store.revoked_since(base).await?.into_iter().collect();
+            let added: RevocationSet = st
+                .store
+                .revoked_since(base, c.version)
+                .await?
+                .into_iter()
+                .collect();
             let (key_id, key) = st.keys.bundle_signer();
             let delta = encode_delta(
                 &c.bundle,

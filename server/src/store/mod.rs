@@ -430,8 +430,8 @@ pub trait Store: Send + Sync + 'static {
     async fn day_records(&self, day: &str) -> StoreResult<Vec<GateRecord>>;
     /// Incidents opened in `[from, until)`, and every one still open.
     async fn incidents(&self, from: UnixSeconds, until: UnixSeconds) -> StoreResult<Vec<Incident>>;
-    /// Pass numbers revoked after bundle version `version`.
-    async fn revoked_since(&self, version: u64) -> StoreResult<Vec<PassNumber>>;
+    /// Pass numbers revoked after bundle version `after`, up to and including `upto`.
+    async fn revoked_since(&self, after: u64, upto: u64) -> StoreResult<Vec<PassNumber>>;
     /// The day's scans (Beijing date `YYYY-MM-DD`) counted per pass, class, checkpoint,
     /// direction and verdict.
     async fn daily_usage(&self, day: &str) -> StoreResult<Vec<UsageRow>>;

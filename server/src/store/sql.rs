@@ -872,6 +872,17 @@ impl Store for SqlStore {
         let dev = i64::from(device.0);
         let hashes: Vec<String> = sealed.iter().map(Sealed::hash_hex).collect();
         let mut tx = self.pool.begin().await?;
+        // First statement: it locks the device's row, so two uploads of one device (on any
+        // instance) run one after the other and each sees the other's records and incidents.
+        sqlx::query(
+            "UPDATE devices SET last_seen_at = $1, \
+             last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END WHERE id = $3",
+        )
+        .bind(now)
+        .bind(to_i64("seq", last.seq)?)
+        .bind(dev)
+        .execute(&mut *tx)
+        .await?;
         let mut stored = 0u64;
         let chunk_len = scan_chunk(self.backend);
         for ((chunk, chunk_hashes), chunk_sealed) in records
@@ -994,6 +1005,24 @@ impl Store for SqlStore {
                 }
             }
         }
+        // And the record after the batch, when it is already here, must link to the batch.
+        let after: Option<String> =
+            sqlx::query_scalar("SELECT prev_hash FROM scans WHERE device_id = $1 AND seq = $2")
+                .bind(dev)
+                .bind(to_i64("seq", last.seq + 1)?)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if after.is_some_and(|p| hashes.last().is_some_and(|h| *h != p)) {
+            tx.rollback().await?;
+            let mut tx = self.pool.begin().await?;
+            let detail = "an upload does not link to the stored record after it";
+            open_incident(&mut tx, device, "broken_chain", last.seq + 1, detail, now).await?;
+            tx.commit().await?;
+            return Err(StoreError::BrokenLink {
+                device,
+                seq: last.seq + 1,
+            });
+        }
         // Close gaps this batch fills: a gap at seq s closes once s - 1 is here and links.
         let open = sqlx::query("SELECT id, seq FROM incidents WHERE device_id = $1 AND kind = 'chain_gap' AND closed_at IS NULL")
             .bind(dev)
@@ -1018,15 +1047,6 @@ impl Store for SqlStore {
                     .await?;
             }
         }
-        sqlx::query(
-            "UPDATE devices SET last_seen_at = $1, \
-             last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END WHERE id = $3",
-        )
-        .bind(now)
-        .bind(to_i64("seq", last.seq)?)
-        .bind(dev)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(BatchOutcome {
             stored,
@@ -1059,11 +1079,13 @@ impl Store for SqlStore {
         rows.iter().map(incident_row).collect()
     }
 
-    async fn revoked_since(&self, version: u64) -> StoreResult<Vec<PassNumber>> {
+    async fn revoked_since(&self, after: u64, upto: u64) -> StoreResult<Vec<PassNumber>> {
         let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT number FROM passes WHERE status = 'revoked' AND revoked_version > $1 ORDER BY number",
+            "SELECT number FROM passes WHERE status = 'revoked' \
+             AND revoked_version > $1 AND revoked_version <= $2 ORDER BY number",
         )
-        .bind(to_i64("version", version)?)
+        .bind(to_i64("version", after)?)
+        .bind(to_i64("version", upto)?)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
