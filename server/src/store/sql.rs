@@ -246,6 +246,32 @@ impl SqlStore {
         Ok(SqlStore { pool, backend })
     }
 
+    /// Refuse an upload batch: undo everything it wrote, then record the incident in a
+    /// transaction of its own. Returns `refused`, or the database error that stopped this.
+    #[allow(clippy::too_many_arguments)]
+    async fn refuse_batch(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        device: DeviceId,
+        kind: &str,
+        seq: u64,
+        detail: &str,
+        now: UnixSeconds,
+        refused: StoreError,
+    ) -> StoreError {
+        let recorded = async {
+            tx.rollback().await?;
+            let mut tx = self.pool.begin().await?;
+            open_incident(&mut tx, device, kind, seq, detail, now).await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        };
+        match recorded.await {
+            Ok(()) => refused,
+            Err(e) => e,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -953,19 +979,12 @@ impl Store for SqlStore {
                 let hash: String = row.try_get("hash")?;
                 let i = (seq - first.seq) as usize;
                 if hashes.get(i).is_some_and(|h| *h != hash) {
-                    tx.rollback().await?;
-                    let mut tx = self.pool.begin().await?;
-                    open_incident(
-                        &mut tx,
-                        device,
-                        "chain_fork",
-                        seq,
-                        "an upload carried a different record under a stored sequence number",
-                        now,
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    return Err(StoreError::ChainFork { device, seq });
+                    let detail =
+                        "an upload carried a different record under a stored sequence number";
+                    let refused = StoreError::ChainFork { device, seq };
+                    return Err(self
+                        .refuse_batch(tx, device, "chain_fork", seq, detail, now, refused)
+                        .await);
                 }
             }
         }
@@ -980,22 +999,14 @@ impl Store for SqlStore {
                     .await?;
             match before {
                 Some(h) if h != first.prev_hash => {
-                    tx.rollback().await?;
-                    let mut tx = self.pool.begin().await?;
-                    open_incident(
-                        &mut tx,
-                        device,
-                        "broken_chain",
-                        first.seq,
-                        "an upload does not link to the stored record before it",
-                        now,
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    return Err(StoreError::BrokenLink {
+                    let detail = "an upload does not link to the stored record before it";
+                    let refused = StoreError::BrokenLink {
                         device,
                         seq: first.seq,
-                    });
+                    };
+                    return Err(self
+                        .refuse_batch(tx, device, "broken_chain", first.seq, detail, now, refused)
+                        .await);
                 }
                 Some(_) => {}
                 None => {
@@ -1013,15 +1024,22 @@ impl Store for SqlStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if after.is_some_and(|p| hashes.last().is_some_and(|h| *h != p)) {
-            tx.rollback().await?;
-            let mut tx = self.pool.begin().await?;
             let detail = "an upload does not link to the stored record after it";
-            open_incident(&mut tx, device, "broken_chain", last.seq + 1, detail, now).await?;
-            tx.commit().await?;
-            return Err(StoreError::BrokenLink {
+            let refused = StoreError::BrokenLink {
                 device,
                 seq: last.seq + 1,
-            });
+            };
+            return Err(self
+                .refuse_batch(
+                    tx,
+                    device,
+                    "broken_chain",
+                    last.seq + 1,
+                    detail,
+                    now,
+                    refused,
+                )
+                .await);
         }
         // Close gaps this batch fills: a gap at seq s closes once s - 1 is here and links.
         let open = sqlx::query("SELECT id, seq FROM incidents WHERE device_id = $1 AND kind = 'chain_gap' AND closed_at IS NULL")
