@@ -16,6 +16,11 @@
 //! * [`output`] — the verdict for the guard (Chinese first, English on request) and as JSON.
 //! * [`qr`] — QR codes from PNG / JPEG images and camera snapshots (the preprocessing ladder).
 //! * [`sync`] — enrolment, bundle download, signed uploads (retries with backoff).
+//! * [`tui`] — the full-screen gate screen for guards (`passgate-checkpoint gate`, or no
+//!   subcommand on a terminal; ratatui + crossterm): verdict in large type, scanner input,
+//!   direction, two-codes checks, supervisor override, trucks inside, sync state. A pure
+//!   state machine and renderer, tested on ratatui's `TestBackend`, plus the terminal loop.
+//!   Keys and the defaults file: `docs/gate-ui.md`.
 //! * [`app`] — the commands of the `passgate-checkpoint` binary as library functions (with
 //!   `scan --camera-dir`, the camera-folder watcher).
 //! * [`error`] — [`CheckpointError`], one error type with messages an operator can act on.
@@ -55,6 +60,7 @@ pub mod scan;
 pub mod store;
 pub mod sync;
 pub mod trust;
+pub mod tui;
 
 pub use error::{CheckpointError, Result};
 pub use scan::{Gate, ScanMeta, ScanOutcome};

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use passgate_checkpoint::CheckpointError;
 use passgate_checkpoint::app::{self, CameraOptions, Clock, Common, VerifyInput};
 use passgate_checkpoint::scan::{OverrideRequest, ScanMeta, check_person_id};
+use passgate_checkpoint::tui::{self, GateOptions};
 use passgate_shared::Lang;
 use passgate_shared::record::{HealthCode, Observations};
 use passgate_shared::sync::Direction;
@@ -17,6 +18,8 @@ use passgate_shared::sync::Direction;
 const FAKE_NOW_ENV: &str = "PASSGATE_CHECKPOINT_FAKE_NOW";
 
 /// Offline pass verification at the gate (卡口通行证离线核验).
+///
+/// With no subcommand on a terminal, opens the full-screen gate screen (same as `gate`).
 ///
 /// Testing and drills: PASSGATE_CHECKPOINT_FAKE_NOW=UNIX_SECONDS makes the program use that
 /// time as the gate clock (e.g. to rehearse a clock set back). Never set it at a real gate.
@@ -35,7 +38,7 @@ struct Cli {
     #[arg(long, global = true, default_value = "zh", value_parser = parse_lang)]
     lang: Lang,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 /// Who scans and the "two codes one pass" (两码一证) checks, recorded with every scan.
@@ -82,8 +85,64 @@ impl ScanArgs {
     }
 }
 
+/// The gate screen's starting values; unset ones come from DATA_DIR/gate-defaults.json.
+#[derive(Debug, Clone, Args)]
+struct GateArgs {
+    /// in (进) or out (出); default: the saved default, else in.
+    #[arg(long, value_parser = parse_direction)]
+    direction: Option<Direction>,
+    /// The guard's id (查验人), recorded with each scan and override.
+    #[arg(long = "guard", env = "PASSGATE_GUARD_ID")]
+    guard: Option<String>,
+    /// Health code colour: green|yellow|red (绿/黄/红).
+    #[arg(long, value_parser = parse_health)]
+    health: Option<HealthCode>,
+    /// Itinerary card checked and normal: yes|no (是/否).
+    #[arg(long, value_parser = parse_yes_no)]
+    itinerary: Option<bool>,
+    /// Negative nucleic-acid test within 48 hours seen: yes|no.
+    #[arg(long = "test-48h", value_parser = parse_yes_no)]
+    test_48h: Option<bool>,
+    /// Temperature: ok|high (正常/异常).
+    #[arg(long, value_parser = parse_temperature)]
+    temperature: Option<bool>,
+    /// Seconds within which the same pass scanned again in the same direction is not a
+    /// second scan (a scanner's double read); 0 to record every scan.
+    #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
+    repeat_window: f64,
+}
+
+impl GateArgs {
+    fn options(&self) -> Result<GateOptions, CheckpointError> {
+        Ok(GateOptions {
+            direction: self.direction,
+            guard: self
+                .guard
+                .as_deref()
+                .map(|g| check_person_id(g, "the guard id"))
+                .transpose()?,
+            observations: Observations {
+                health_code: self.health,
+                itinerary_ok: self.itinerary,
+                negative_test_48h: self.test_48h,
+                temperature_ok: self.temperature,
+            },
+            repeat_window: Duration::from_secs_f64(self.repeat_window),
+            ..GateOptions::default()
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The full-screen gate screen for guards (门岗界面): scanner input, verdict in large
+    /// type, direction, the two-codes checks, overrides, trucks inside, sync state. Keys:
+    /// F1 help, F2 direction, F3-F6 checks, F7 save defaults, F8 override, F9 sync, F10 quit.
+    /// See docs/gate-ui.md.
+    Gate {
+        #[command(flatten)]
+        gate: GateArgs,
+    },
     /// Enrol this device with a one-time code from the operations bureau: make the device
     /// key, register it, fetch and verify the first trust bundle, store everything.
     Enroll {
@@ -227,7 +286,10 @@ fn parse_temperature(s: &str) -> Result<bool, String> {
     }
 }
 
-fn json_wanted(command: &Command) -> bool {
+fn json_wanted(command: Option<&Command>) -> bool {
+    let Some(command) = command else {
+        return false;
+    };
     match command {
         Command::Enroll { json, .. }
         | Command::Override { json, .. }
@@ -235,6 +297,7 @@ fn json_wanted(command: &Command) -> bool {
         | Command::Status { json }
         | Command::Report { json, .. } => *json,
         Command::Verify { scan, .. } | Command::Scan { scan, .. } => scan.json,
+        Command::Gate { .. } => false,
     }
 }
 
@@ -251,7 +314,7 @@ fn clock() -> Result<Clock, CheckpointError> {
 }
 
 async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
-    let color = !json_wanted(&cli.command)
+    let color = !json_wanted(cli.command.as_ref())
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
     let clock = clock()?;
@@ -262,7 +325,32 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
         color,
         clock,
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        // No subcommand: the gate screen on a terminal, else the help (as before).
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            let guard = std::env::var("PASSGATE_GUARD_ID")
+                .ok()
+                .filter(|g| !g.is_empty());
+            let args = GateArgs {
+                direction: None,
+                guard,
+                health: None,
+                itinerary: None,
+                test_48h: None,
+                temperature: None,
+                repeat_window: 3.0,
+            };
+            tui::run(&common(false), &args.options()?).await?;
+            return Ok(0);
+        }
+        eprint!("{}", Cli::command().render_help());
+        return Ok(2);
+    };
+    match command {
+        Command::Gate { ref gate } => {
+            tui::run(&common(false), &gate.options()?).await?;
+            Ok(0)
+        }
         Command::Enroll {
             ref server,
             ref code,
@@ -358,10 +446,44 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
     }
 }
 
+/// Whether this run opens the full-screen gate screen.
+fn opens_screen(cli: &Cli) -> bool {
+    match cli.command {
+        Some(Command::Gate { .. }) => true,
+        None => std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        Some(_) => false,
+    }
+}
+
+/// Where log lines go: stderr, except under the gate screen, where they would scribble
+/// over it: there they go to `DATA_DIR/gate.log` (or nowhere when it cannot be opened).
+fn log_writer(cli: &Cli) -> tracing_subscriber::fmt::writer::BoxMakeWriter {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    if !opens_screen(cli) {
+        return BoxMakeWriter::new(std::io::stderr);
+    }
+    let file = cli
+        .data_dir
+        .is_dir()
+        .then(|| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(cli.data_dir.join("gate.log"))
+                .ok()
+        })
+        .flatten();
+    match file {
+        Some(f) => BoxMakeWriter::new(std::sync::Mutex::new(f)),
+        None => BoxMakeWriter::new(std::io::sink),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer(&cli))
+        .with_ansi(!opens_screen(&cli))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -378,7 +500,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let json = json_wanted(&cli.command);
+    let json = json_wanted(cli.command.as_ref());
     let code = match runtime.block_on(run(cli, &mut stdout)) {
         Ok(code) => code,
         Err(err) => app::report_error(&err, json, &mut stdout),
