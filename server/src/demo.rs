@@ -17,7 +17,8 @@ use crate::routes::devices::{hash_code, new_code_text};
 use crate::routes::passes::{NewPass, issue_pass, rfc3339};
 use crate::routes::sync::current_bundle;
 use crate::state::{AppState, now};
-use crate::store::{CheckpointKind, NewCheckpoint, Role};
+use crate::store::{CheckpointKind, NewCheckpoint, NewUser, Role, UserRole};
+use crate::web::session::{hash_password, new_password};
 use crate::{StartError, create_token};
 
 /// What the seeder made, printed for the person who ran it.
@@ -25,6 +26,8 @@ use crate::{StartError, create_token};
 pub struct DemoReport {
     pub text: String,
     pub tokens: Vec<(Role, String, String)>,
+    /// Console accounts: role, user name, password.
+    pub accounts: Vec<(UserRole, String, String)>,
 }
 
 /// A small deterministic generator, so the demo week looks the same on every machine.
@@ -333,6 +336,49 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
         let _ = writeln!(out, "  {:<10} {:<24} {}", role.as_str(), name, token);
         let _ = writeln!(token_file, "{}\t{}\t{}", role.as_str(), name, token);
         report.tokens.push((role, name, token));
+    }
+    let _ = writeln!(
+        out,
+        "console accounts (open the server's address in a browser; also saved to DATA_DIR/demo-tokens.txt):"
+    );
+    let accounts = [
+        ("admin", "演示管理员", UserRole::Admin, None),
+        ("ops", "运行局演示账号", UserRole::Ops, None),
+        ("transport", "交通局演示账号", UserRole::Transport, None),
+        ("taskforce", "专班演示账号", UserRole::Taskforce, None),
+        (
+            "steel",
+            "钢铁集团演示账号",
+            UserRole::Enterprise,
+            Some(ents[0].id),
+        ),
+        (
+            "chem",
+            "精细化工演示账号",
+            UserRole::Enterprise,
+            Some(ents[1].id),
+        ),
+    ];
+    for (username, display, role, enterprise) in accounts {
+        let password = new_password().map_err(demo_err)?;
+        let user = NewUser {
+            username: username.into(),
+            display_name: display.into(),
+            role,
+            enterprise_id: enterprise,
+            password_hash: hash_password(password.clone()).await.map_err(demo_err)?,
+            must_change_password: false,
+        };
+        st.store.create_user(&user, t0).await?;
+        let _ = writeln!(out, "  {:<10} {:<10} {}", role.as_str(), username, password);
+        let _ = writeln!(
+            token_file,
+            "console\t{}\t{}\t{}",
+            role.as_str(),
+            username,
+            password
+        );
+        report.accounts.push((role, username.to_owned(), password));
     }
     let _ = writeln!(
         out,

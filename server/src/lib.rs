@@ -31,6 +31,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod testing;
+pub mod web;
 
 use keyring::{KeyError, KeyRing};
 use state::{AppState, Settings};
@@ -132,6 +133,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         settings: Arc::new(settings),
         metrics: Arc::new(metrics::Metrics::default()),
         bundle_cache: Arc::default(),
+        web: Arc::default(),
     })
 }
 
@@ -142,10 +144,12 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", routes::router())
+        .merge(web::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -157,7 +161,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    // The peer address feeds the login throttle.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

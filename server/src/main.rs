@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use passgate_server::store::{Role, Store};
+use passgate_server::store::{NewUser, Role, Store, UserRole};
+use passgate_server::web;
 use passgate_server::{Config, StartError, create_token, demo, open, open_store, serve};
-use passgate_shared::CheckpointId;
+use passgate_shared::{CheckpointId, EnterpriseId};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +77,49 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage console accounts (people; machines use tokens).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. Its one-time password is printed once, as the last line, and must
+    /// be changed at first login (unless --password-stdin sets the password).
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Login name (letters, digits, `.`, `-`, `_`).
+        #[arg(long)]
+        username: String,
+        /// admin, ops, transport, taskforce or enterprise.
+        #[arg(long, value_parser = parse_user_role)]
+        role: UserRole,
+        /// The name shown in the console (defaults to the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The enterprise an `enterprise` account belongs to.
+        #[arg(long)]
+        enterprise_id: Option<u32>,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give an account a new one-time password (printed once) and end its sessions.
+    ResetPassword {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn parse_user_role(s: &str) -> Result<UserRole, String> {
+    UserRole::parse(s).ok_or_else(|| {
+        format!("unknown role {s:?}: use admin, ops, transport, taskforce or enterprise")
+    })
 }
 
 #[derive(Subcommand)]
@@ -132,6 +176,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(e) => return Err(e.into()),
                 }
             }
+            if let Some(password) = web::session::ensure_first_admin(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the first administrator: {e}"))?
+            {
+                println!(
+                    "first start: console administrator `admin`, one-time password {password}\n  \
+                     (shown only this once; it must be changed at the first login)"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -174,8 +227,100 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             println!("{token}");
         }
+        Command::User { command } => user_command(command).await?,
     }
     Ok(())
+}
+
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            data,
+            username,
+            role,
+            display_name,
+            enterprise_id,
+            password_stdin,
+        } => {
+            let state = open(&data.config()).await?;
+            let enterprise = enterprise_id.map(EnterpriseId);
+            match (role, enterprise) {
+                (UserRole::Enterprise, None) => {
+                    anyhow::bail!("an enterprise account needs --enterprise-id")
+                }
+                (UserRole::Enterprise, Some(e)) => {
+                    if state.store.get_enterprise(e).await?.is_none() {
+                        anyhow::bail!("there is no enterprise {}", e.0);
+                    }
+                }
+                (_, Some(_)) => anyhow::bail!("only enterprise accounts take --enterprise-id"),
+                (_, None) => {}
+            }
+            if username.is_empty()
+                || username.len() > 64
+                || !username
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            {
+                anyhow::bail!(
+                    "a user name is 1 to 64 letters, digits, `.`, `-` or `_`: {username:?}"
+                );
+            }
+            let (password, must_change) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let line = line.trim_end_matches(['\r', '\n']).to_owned();
+                if let Some(problem) =
+                    web::session::password_problem(passgate_shared::Lang::En, &line, &username)
+                {
+                    anyhow::bail!("{problem}");
+                }
+                (line, false)
+            } else {
+                (new_password()?, true)
+            };
+            let user = NewUser {
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                role,
+                enterprise_id: enterprise,
+                password_hash: web::session::hash_password(password.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                must_change_password: must_change,
+            };
+            let user = state
+                .store
+                .create_user(&user, passgate_server::state::now())
+                .await?;
+            println!("created {} account {:?}", user.role.as_str(), user.username);
+            if must_change {
+                println!("one-time password (change it at the first login):");
+                println!("{password}");
+            }
+        }
+        UserCommand::ResetPassword { data, username } => {
+            let state = open(&data.config()).await?;
+            let Some(user) = state.store.find_user(&username).await? else {
+                anyhow::bail!("there is no account {username:?}");
+            };
+            let password = new_password()?;
+            let hash = web::session::hash_password(password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            state.store.set_password(user.id, &hash, true).await?;
+            println!(
+                "new one-time password for {:?} (change it at the next login):",
+                user.username
+            );
+            println!("{password}");
+        }
+    }
+    Ok(())
+}
+
+fn new_password() -> anyhow::Result<String> {
+    web::session::new_password().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[tokio::main]

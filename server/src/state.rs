@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signed bundle files already built for the current bundle version.
     pub bundle_cache: Arc<crate::routes::sync::BundleCache>,
+    /// The console's in-memory state: login throttling and running imports.
+    pub web: Arc<crate::web::WebState>,
 }
 
 /// Now, in Unix seconds. The only clock the handlers read.

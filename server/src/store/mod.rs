@@ -46,8 +46,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod sql;
+pub mod users;
 
 pub use sql::{Backend, SqlStore};
+pub use users::{NewUser, Session, User, UserRole, UserStore};
 
 /// What can go wrong in a store call.
 #[derive(Debug, Error)]
@@ -336,7 +338,7 @@ pub struct Incident {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UserStore + Send + Sync + 'static {
     // enterprises and checkpoints
     async fn create_enterprise(&self, name: &str, now: UnixSeconds) -> StoreResult<Enterprise>;
     async fn list_enterprises(&self) -> StoreResult<Vec<Enterprise>>;

@@ -84,8 +84,8 @@ impl Backend {
 /// The store, on either backend.
 #[derive(Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
-    backend: Backend,
+    pub(super) pool: AnyPool,
+    pub(super) backend: Backend,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -96,7 +96,7 @@ impl std::fmt::Debug for SqlStore {
     }
 }
 
-fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value}"))
 }
 
@@ -118,7 +118,7 @@ fn parse_key_status(s: &str) -> StoreResult<KeyStatus> {
 }
 
 /// A boolean column: `BOOLEAN` in PostgreSQL, 0/1 `INTEGER` in SQLite.
-fn get_bool(r: &AnyRow, col: &str) -> StoreResult<bool> {
+pub(super) fn get_bool(r: &AnyRow, col: &str) -> StoreResult<bool> {
     match r.try_get::<bool, _>(col) {
         Ok(b) => Ok(b),
         Err(_) => Ok(r.try_get::<i64, _>(col)? != 0),
@@ -126,23 +126,25 @@ fn get_bool(r: &AnyRow, col: &str) -> StoreResult<bool> {
 }
 
 /// An id column that must fit in `u32`.
-fn get_u32(r: &AnyRow, col: &str) -> StoreResult<u32> {
+pub(super) fn get_u32(r: &AnyRow, col: &str) -> StoreResult<u32> {
     let v: i64 = r.try_get(col)?;
     u32::try_from(v).map_err(|_| corrupt(col, v))
 }
 
-fn get_opt_u32(r: &AnyRow, col: &str) -> StoreResult<Option<u32>> {
+pub(super) fn get_opt_u32(r: &AnyRow, col: &str) -> StoreResult<Option<u32>> {
     r.try_get::<Option<i64>, _>(col)?
         .map(|v| u32::try_from(v).map_err(|_| corrupt(col, v)))
         .transpose()
 }
 
-fn get_u64(r: &AnyRow, col: &str) -> StoreResult<u64> {
+pub(super) fn get_u64(r: &AnyRow, col: &str) -> StoreResult<u64> {
     let v: i64 = r.try_get(col)?;
     u64::try_from(v).map_err(|_| corrupt(col, v))
 }
 
-fn unique_to_conflict(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(super) fn unique_to_conflict(
+    message: impl FnOnce() -> String,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message()),
         e => e.into(),
@@ -393,7 +395,7 @@ fn incident_row(r: &AnyRow) -> StoreResult<Incident> {
     })
 }
 
-fn to_i64(what: &str, v: u64) -> StoreResult<i64> {
+pub(super) fn to_i64(what: &str, v: u64) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| corrupt(what, v))
 }
 

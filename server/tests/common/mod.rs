@@ -2,6 +2,8 @@
 //! macro that runs one test body on SQLite and on PostgreSQL.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod console;
+
 use passgate_server::Config;
 use passgate_server::testing::{PgTestDb, postgres_admin_url};
 
