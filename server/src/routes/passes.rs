@@ -159,15 +159,19 @@ fn parse_required<T, E: std::fmt::Display>(
     }
 }
 
-struct Issue {
-    pass: Pass,
-    driver_name: String,
-    co_driver_name: Option<String>,
-    driver_id_hash: Option<String>,
+/// A validated pass request, ready to be numbered and signed.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub pass: Pass,
+    pub driver_name: String,
+    pub co_driver_name: Option<String>,
+    pub driver_id_hash: Option<String>,
 }
 
-/// Check every field of a request; return all problems at once.
-async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issue> {
+/// Check every field of a request and build the pass it asks for (numbered 0 until it is
+/// issued). Every bad field is reported, not just the first. Used by the API, the console
+/// form (also for its checks as you type) and the bulk import.
+pub async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issue> {
     let mut errors = Vec::new();
     let e = &mut errors;
     let class = parse_required(
@@ -383,16 +387,33 @@ async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issue> {
     })
 }
 
-/// Validate, number, sign and store one pass. Shared by the API and the demo seeder.
+/// Validate, number, sign and store one pass. Shared by the API, the console and the demo
+/// seeder.
 pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiResult<PassRecord> {
     let now = now();
+    let issue = validate(st, body, now).await?;
+    let serial = st.store.next_serial(st.settings.area).await?;
+    let record = sign_record(st, issue, serial, now, created_by)?;
+    st.store.insert_pass(&record).await?;
+    tracing::info!(number = %record.number, class = record.class.as_str(), by = created_by, "pass issued");
+    Ok(record)
+}
+
+/// Number a validated pass with `serial`, sign it with the active issuer key, and make the
+/// record the server keeps.
+pub fn sign_record(
+    st: &AppState,
+    issue: Issue,
+    serial: u32,
+    now: i64,
+    created_by: &str,
+) -> ApiResult<PassRecord> {
     let Issue {
         mut pass,
         driver_name,
         co_driver_name,
         driver_id_hash,
-    } = validate(st, body, now).await?;
-    let serial = st.store.next_serial(st.settings.area).await?;
+    } = issue;
     pass.number = PassNumber::new(st.settings.area, serial).map_err(|_| {
         ApiError::Conflict(format!(
             "the issuing area {} has used all its serials",
@@ -402,7 +423,7 @@ pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiR
     let (_, key) = st.keys.active();
     let qr_text = passgate_shared::codec::sign_to_text(&pass, key)
         .map_err(|err| ApiError::Internal(err.to_string()))?;
-    let record = PassRecord {
+    Ok(PassRecord {
         number: pass.number,
         class: pass.class,
         plate: pass.plate.to_string(),
@@ -426,10 +447,7 @@ pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiR
         revoke_reason: None,
         created_at: now,
         created_by: created_by.to_owned(),
-    };
-    st.store.insert_pass(&record).await?;
-    tracing::info!(number = %record.number, class = record.class.as_str(), by = created_by, "pass issued");
-    Ok(record)
+    })
 }
 
 async fn issue(

@@ -45,11 +45,19 @@ use passgate_shared::{
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod issuance;
+pub mod orgs;
+pub mod reports;
 pub mod sql;
 pub mod users;
+pub mod workflow;
 
+pub use issuance::IssuanceStore;
+pub use orgs::OrgStore;
+pub use reports::ReportStore;
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, Session, User, UserRole, UserStore};
+pub use workflow::WorkflowStore;
 
 /// What can go wrong in a store call.
 #[derive(Debug, Error)]
@@ -338,7 +346,9 @@ pub struct Incident {
 }
 
 #[async_trait]
-pub trait Store: UserStore + Send + Sync + 'static {
+pub trait Store:
+    UserStore + OrgStore + ReportStore + IssuanceStore + WorkflowStore + Send + Sync + 'static
+{
     // enterprises and checkpoints
     async fn create_enterprise(&self, name: &str, now: UnixSeconds) -> StoreResult<Enterprise>;
     async fn list_enterprises(&self) -> StoreResult<Vec<Enterprise>>;

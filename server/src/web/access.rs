@@ -36,6 +36,8 @@ pub mod roles {
     pub const TRANSPORT: &[UserRole] = &[Transport, Ops];
     /// Enterprise self-service.
     pub const ENTERPRISE: &[UserRole] = &[Enterprise];
+    /// Pass applications: enterprises file them, the operations bureau decides.
+    pub const APPLICATIONS: &[UserRole] = &[Enterprise, Ops];
     /// Administrator only (accounts, keys).
     pub const ADMIN: &[UserRole] = &[];
 }

@@ -21,11 +21,53 @@ macro_rules! k {
 }
 
 /// Every catalog file, per area: (area, Chinese, English).
-pub const FILES: &[(&str, &str, &str)] = &[(
-    "common",
-    include_str!("i18n/zh/common.json"),
-    include_str!("i18n/en/common.json"),
-)];
+pub const FILES: &[(&str, &str, &str)] = &[
+    (
+        "common",
+        include_str!("i18n/zh/common.json"),
+        include_str!("i18n/en/common.json"),
+    ),
+    (
+        "passes",
+        include_str!("i18n/zh/passes.json"),
+        include_str!("i18n/en/passes.json"),
+    ),
+    (
+        "import",
+        include_str!("i18n/zh/import.json"),
+        include_str!("i18n/en/import.json"),
+    ),
+    (
+        "orgs",
+        include_str!("i18n/zh/orgs.json"),
+        include_str!("i18n/en/orgs.json"),
+    ),
+    (
+        "users",
+        include_str!("i18n/zh/users.json"),
+        include_str!("i18n/en/users.json"),
+    ),
+    (
+        "keys",
+        include_str!("i18n/zh/keys.json"),
+        include_str!("i18n/en/keys.json"),
+    ),
+    (
+        "dashboard",
+        include_str!("i18n/zh/dashboard.json"),
+        include_str!("i18n/en/dashboard.json"),
+    ),
+    (
+        "applications",
+        include_str!("i18n/zh/applications.json"),
+        include_str!("i18n/en/applications.json"),
+    ),
+    (
+        "held",
+        include_str!("i18n/zh/held.json"),
+        include_str!("i18n/en/held.json"),
+    ),
+];
 
 struct Catalogs {
     zh: HashMap<String, &'static str>,

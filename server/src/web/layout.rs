@@ -50,6 +50,16 @@ const NAV: &[NavItem] = &[
         access: Access::Roles(roles::OPS),
     },
     NavItem {
+        href: "/applications",
+        label: crate::k!("nav.applications"),
+        access: Access::Roles(roles::APPLICATIONS),
+    },
+    NavItem {
+        href: "/held",
+        label: crate::k!("nav.held"),
+        access: Access::Roles(roles::TRANSPORT),
+    },
+    NavItem {
         href: "/dashboard",
         label: crate::k!("nav.dashboard"),
         access: Access::Roles(roles::TRANSPORT),

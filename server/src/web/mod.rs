@@ -34,12 +34,22 @@ use crate::state::AppState;
 use crate::store::{Session, User, UserRole};
 
 pub mod access;
+pub mod applications;
 pub mod assets;
+pub mod chart;
+pub mod dashboard;
 pub mod error;
+pub mod export;
+pub mod held;
 pub mod home;
 pub mod i18n;
+pub mod import;
+pub mod keys;
 pub mod layout;
+pub mod orgs;
+pub mod passes;
 pub mod session;
+pub mod users;
 
 pub use access::Access;
 pub use error::{WebError, WebResult};
@@ -83,6 +93,14 @@ pub fn pages() -> Vec<Page> {
     let mut pages = Vec::new();
     pages.extend(session::pages());
     pages.extend(home::pages());
+    pages.extend(passes::pages());
+    pages.extend(import::pages());
+    pages.extend(orgs::pages());
+    pages.extend(users::pages());
+    pages.extend(keys::pages());
+    pages.extend(dashboard::pages());
+    pages.extend(applications::pages());
+    pages.extend(held::pages());
     pages
 }
 
