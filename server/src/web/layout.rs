@@ -345,3 +345,27 @@ pub fn pager(ctx: &Ctx, base: &str, offset: u64, limit: u64, total: u64) -> Mark
         }
     }
 }
+
+/// The part of a bilingual validation message (`English / 中文`, as the shared rules and the
+/// JSON API write them) for `lang`; a message without both parts is returned whole.
+pub fn field_message(lang: Lang, message: &str) -> &str {
+    match message.rsplit_once(" / ") {
+        Some((en, zh)) => match lang {
+            Lang::Zh => zh.trim(),
+            Lang::En => en.trim(),
+        },
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bilingual_messages_are_split_by_language() {
+        assert_eq!(field_message(Lang::Zh, "required / 必填"), "必填");
+        assert_eq!(field_message(Lang::En, "required / 必填"), "required");
+        assert_eq!(field_message(Lang::Zh, "plain"), "plain");
+    }
+}
