@@ -17,6 +17,8 @@ use passgate_shared::sync::Direction;
 use passgate_shared::{CheckpointId, PassClass, PassNumber};
 use serde_json::Value;
 
+pub mod webdriver;
+
 /// Path of a workspace binary: `$PASSGATE_<NAME>_BIN` if set, else the one in this cargo
 /// target directory, brought up to date by `cargo build` once per test process — so a test
 /// never runs a stale server or checkpoint after a change to their code (a no-op build takes
@@ -184,6 +186,49 @@ impl Server {
     pub fn token(&self, role: &str, name: &str, checkpoint: Option<u64>) -> Result<String> {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         create_token_with(&self.data_dir, &args, role, name, checkpoint)
+    }
+
+    /// Create a console account with the real CLI (`user add --password-stdin`).
+    pub fn add_user(
+        &self,
+        username: &str,
+        role: &str,
+        password: &str,
+        enterprise: Option<u64>,
+    ) -> Result<()> {
+        use std::io::Write;
+        let mut cmd = Command::new(binary("passgate-server")?);
+        cmd.args([
+            "user",
+            "add",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .arg("--data-dir")
+        .arg(&self.data_dir)
+        .args(&self.args);
+        if let Some(e) = enterprise {
+            cmd.args(["--enterprise-id", &e.to_string()]);
+        }
+        let mut child = cmd
+            .env("PASSGATE_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .context("no stdin")?
+            .write_all(format!("{password}\n").as_bytes())?;
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!("user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
     }
 
     /// The base URL's `host:port`.
