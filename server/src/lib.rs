@@ -20,6 +20,7 @@ use passgate_shared::{DivisionCode, Policy};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod error;
@@ -115,6 +116,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     let key_dir = config.key_dir();
     let keys = KeyRing::load_or_create(&key_dir)?;
     let id_hash_secret = keyring::load_or_create_secret(&key_dir.join("id-hash.secret"))?;
+    let audit_secret = keyring::load_or_create_secret(&key_dir.join("audit.secret"))?;
     let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
     let now = state::now();
     for k in keys.public_keys() {
@@ -130,6 +132,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         store,
         keys: Arc::new(keys),
         id_hash_secret: Arc::new(id_hash_secret),
+        audit_secret: Arc::new(audit_secret),
         settings: Arc::new(settings),
         metrics: Arc::new(metrics::Metrics::default()),
         bundle_cache: Arc::default(),

@@ -77,10 +77,24 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Check the audit log's hash chain; exits 0 when it is intact, 1 when it is not.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Manage console accounts (people; machines use tokens).
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the chain and report the first edited, deleted or reordered entry.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -228,6 +242,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::User { command } => user_command(command).await?,
+        Command::Audit {
+            command: AuditCommand::Verify { data },
+        } => {
+            let state = open(&data.config()).await?;
+            let verdict = passgate_server::audit::verify_store(&state).await?;
+            match verdict.first_break {
+                None => println!(
+                    "audit chain intact: {} entries; head {}",
+                    verdict.entries,
+                    if verdict.last_hash.is_empty() {
+                        "(empty)"
+                    } else {
+                        &verdict.last_hash
+                    }
+                ),
+                Some(b) => {
+                    println!("audit chain BROKEN: {b}");
+                    return Err(AuditBroken.into());
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -309,6 +344,14 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             state.store.set_password(user.id, &hash, true).await?;
+            passgate_server::audit::record(
+                &state,
+                "cli",
+                passgate_server::audit::Action::PasswordReset,
+                &format!("user:{}", user.username),
+                serde_json::json!({}),
+            )
+            .await?;
             println!(
                 "new one-time password for {:?} (change it at the next login):",
                 user.username
@@ -318,6 +361,18 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `audit verify` found the chain broken (already reported on stdout).
+#[derive(Debug)]
+struct AuditBroken;
+
+impl std::fmt::Display for AuditBroken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the audit chain is not intact")
+    }
+}
+
+impl std::error::Error for AuditBroken {}
 
 fn new_password() -> anyhow::Result<String> {
     web::session::new_password().map_err(|e| anyhow::anyhow!("{e}"))

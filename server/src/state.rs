@@ -29,6 +29,8 @@ pub struct AppState {
     /// Secret mixed into the hash of ID numbers, so the hashes cannot be reversed by
     /// enumerating the (small) space of ID numbers without it.
     pub id_hash_secret: Arc<[u8; 32]>,
+    /// Key of the audit chain's HMAC (see [`crate::audit`]).
+    pub audit_secret: Arc<[u8; 32]>,
     pub settings: Arc<Settings>,
     /// This instance's counters for `GET /metrics`.
     pub metrics: Arc<Metrics>,

@@ -45,6 +45,7 @@ use passgate_shared::{
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod audit;
 pub mod issuance;
 pub mod orgs;
 pub mod reports;
@@ -52,6 +53,7 @@ pub mod sql;
 pub mod users;
 pub mod workflow;
 
+pub use audit::{AuditEntry, AuditStore};
 pub use issuance::IssuanceStore;
 pub use orgs::OrgStore;
 pub use reports::ReportStore;
@@ -347,7 +349,15 @@ pub struct Incident {
 
 #[async_trait]
 pub trait Store:
-    UserStore + OrgStore + ReportStore + IssuanceStore + WorkflowStore + Send + Sync + 'static
+    UserStore
+    + OrgStore
+    + ReportStore
+    + IssuanceStore
+    + WorkflowStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
 {
     // enterprises and checkpoints
     async fn create_enterprise(&self, name: &str, now: UnixSeconds) -> StoreResult<Enterprise>;

@@ -28,10 +28,12 @@ use axum::routing::{get, post};
 use maud::html;
 use passgate_shared::Lang;
 use serde::Deserialize;
+use serde_json::json;
 
 use super::access::Access;
 use super::layout::{Input, csrf_field, error_summary, page};
 use super::{Ctx, Page, WebError, WebResult, see_other};
+use crate::audit::{self, Action};
 use crate::error::FieldError;
 use crate::keyring::random_bytes;
 use crate::state::{AppState, now};
@@ -153,7 +155,17 @@ pub async fn ensure_first_admin(st: &AppState) -> WebResult<Option<String>> {
         must_change_password: true,
     };
     match st.store.create_user(&user, now()).await {
-        Ok(_) => Ok(Some(password)),
+        Ok(_) => {
+            audit::record(
+                st,
+                "system",
+                Action::UserCreated,
+                "user:admin",
+                json!({ "role": "admin", "first_start": true }),
+            )
+            .await?;
+            Ok(Some(password))
+        }
         // Another instance created it first.
         Err(crate::store::StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -413,6 +425,15 @@ async fn login(
     let Some(user) = user.filter(|_| ok) else {
         st.web.throttle.fail(&form.username, ip);
         tracing::info!(user = %form.username.trim(), ?ip, "login failed");
+        let name: String = form.username.trim().chars().take(64).collect();
+        let _ = audit::record(
+            &st,
+            &name,
+            Action::LoginFailed,
+            &format!("user:{name}"),
+            json!({ "ip": ip.map(|i| i.to_string()) }),
+        )
+        .await;
         let mut resp = render_login(
             &ctx,
             &form.username,
@@ -424,6 +445,14 @@ async fn login(
         return Ok(resp);
     };
     st.web.throttle.succeed(&form.username);
+    audit::record(
+        &st,
+        &user.username,
+        Action::Login,
+        &format!("user:{}", user.username),
+        json!({ "ip": ip.map(|i| i.to_string()), "role": user.role.as_str() }),
+    )
+    .await?;
     start_session(&st, &ctx, &user, safe_next(form.next.as_deref())).await
 }
 
@@ -562,6 +591,14 @@ async fn change_password(
         return Ok(resp);
     }
     let hash = hash_password(form.new_password).await?;
+    audit::record(
+        &st,
+        &user.username,
+        Action::UserChanged,
+        &format!("user:{}", user.username),
+        json!({ "change": "own_password" }),
+    )
+    .await?;
     // This ends every session of the user, this one too; start a fresh one.
     st.store.set_password(user.id, &hash, false).await?;
     let user = st
