@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve --demo --listen "127.0.0.1:$port" "${args[@]}" > "$work/serve.log" 2>&1 &
+"$bin" serve --demo --token-rate-limit 0 --listen "127.0.0.1:$port" "${args[@]}" > "$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.1; done
 url=http://127.0.0.1:$port

@@ -58,6 +58,30 @@ allowed! {
 
 /// Look up the Bearer token of a request.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<TokenRecord> {
+    let ip = crate::ratelimit::ip_key(
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip()),
+    );
+    let result = check_token(parts, state).await;
+    match &result {
+        Err(ApiError::Unauthenticated) => state
+            .limits
+            .bad_token
+            .hit(&ip)
+            .map_err(ApiError::TooManyRequests)?,
+        Ok(record) => state
+            .limits
+            .token
+            .hit(&format!("token:{}", record.id))
+            .map_err(ApiError::TooManyRequests)?,
+        Err(_) => {}
+    }
+    result
+}
+
+async fn check_token(parts: &Parts, state: &AppState) -> ApiResult<TokenRecord> {
     let header = parts
         .headers
         .get(AUTHORIZATION)

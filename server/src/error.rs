@@ -46,6 +46,8 @@ pub enum ApiError {
     Enrollment(crate::store::EnrollFailure),
     #[error("the upload was refused: {0}")]
     BatchRefused(String),
+    #[error("too many requests; try again in {0} s / 请求过于频繁，请 {0} 秒后再试")]
+    TooManyRequests(u64),
     #[error("internal error")]
     Internal(String),
 }
@@ -73,6 +75,7 @@ impl ApiError {
             ApiError::Enrollment(crate::store::EnrollFailure::Used) => StatusCode::CONFLICT,
             ApiError::Enrollment(crate::store::EnrollFailure::Expired) => StatusCode::GONE,
             ApiError::BatchRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,6 +92,7 @@ impl ApiError {
             ApiError::DeviceRevoked(_) => "device_revoked",
             ApiError::Enrollment(f) => f.code(),
             ApiError::BatchRefused(_) => "batch_refused",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -138,7 +142,14 @@ impl IntoResponse for ApiError {
             message,
             fields,
         };
-        (self.status(), Json(body)).into_response()
+        let mut resp = (self.status(), Json(body)).into_response();
+        if let ApiError::TooManyRequests(secs) = self
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 

@@ -28,6 +28,7 @@ pub mod keyring;
 pub mod metrics;
 pub mod privacy;
 pub mod qr;
+pub mod ratelimit;
 pub mod routes;
 pub mod state;
 pub mod store;
@@ -55,6 +56,8 @@ pub struct Config {
     pub key_dir: Option<PathBuf>,
     pub area: DivisionCode,
     pub authority: String,
+    /// API requests allowed per token per minute; 0 = no limit (load tests).
+    pub token_rate_per_minute: u32,
 }
 
 impl Config {
@@ -66,6 +69,7 @@ impl Config {
             area: DivisionCode::from_u32(419_001)
                 .unwrap_or_else(|| unreachable!("419001 is a division code")),
             authority: "示范区运行监测协调局".to_owned(),
+            token_rate_per_minute: ratelimit::DEFAULT_TOKEN_PER_MINUTE,
         }
     }
 }
@@ -136,6 +140,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         settings: Arc::new(settings),
         metrics: Arc::new(metrics::Metrics::default()),
         bundle_cache: Arc::default(),
+        limits: Arc::new(ratelimit::Limits::new(config.token_rate_per_minute)),
         web: Arc::default(),
     })
 }
@@ -150,12 +155,35 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            limit_enrolment,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             metrics::track,
         ))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Enrolment codes are short enough to guess at volume: limit attempts per client address.
+async fn limit_enrolment(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() == "/api/v1/devices/enroll" {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Err(wait) = st.limits.enrolment.hit(&ratelimit::ip_key(ip)) {
+            return error::ApiError::TooManyRequests(wait).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Serve until `shutdown` completes, then finish in-flight requests.

@@ -57,6 +57,9 @@ enum Command {
         /// Seed demo data first if the data directory is fresh.
         #[arg(long)]
         demo: bool,
+        /// API requests allowed per token per minute (0: no limit, for load tests).
+        #[arg(long, default_value_t = passgate_server::ratelimit::DEFAULT_TOKEN_PER_MINUTE)]
+        token_rate_limit: u32,
     },
     /// Seed a fresh data directory with demo data and print what was made.
     Demo {
@@ -179,8 +182,15 @@ async fn shutdown_signal() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, data, demo } => {
-            let state = open(&data.config()).await?;
+        Command::Serve {
+            listen,
+            data,
+            demo,
+            token_rate_limit,
+        } => {
+            let mut config = data.config();
+            config.token_rate_per_minute = token_rate_limit;
+            let state = open(&config).await?;
             if demo {
                 match demo::seed(&state).await {
                     Ok(report) => print!("{}", report.text),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signed bundle files already built for the current bundle version.
     pub bundle_cache: Arc<crate::routes::sync::BundleCache>,
+    /// Request rate limits (this instance).
+    pub limits: Arc<crate::ratelimit::Limits>,
     /// The console's in-memory state: login throttling and running imports.
     pub web: Arc<crate::web::WebState>,
 }
