@@ -85,6 +85,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Remove personal data kept longer than needed: full names and ID-number hashes of
+    /// passes that expired before DATE, and the per-scan details (plate, guard, checks,
+    /// supervisor) of scans before DATE. Daily counts and the audit chain are kept.
+    Purge {
+        /// The first day (Beijing time, YYYY-MM-DD) whose data is kept.
+        #[arg(long)]
+        before: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Manage console accounts (people; machines use tokens).
     User {
         #[command(subcommand)]
@@ -252,6 +262,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::User { command } => user_command(command).await?,
+        Command::Purge { before, data } => {
+            let (start, _) = passgate_shared::time::local_day_range(&before).ok_or_else(|| {
+                anyhow::anyhow!("--before takes a date as YYYY-MM-DD, e.g. 2026-10-01: {before:?}")
+            })?;
+            let now = passgate_server::state::now();
+            if start > now {
+                anyhow::bail!(
+                    "--before {before} is in the future; nothing that recent may be purged"
+                );
+            }
+            let state = open(&data.config()).await?;
+            let report =
+                passgate_server::store::RetentionStore::purge_before(&*state.store, start, now)
+                    .await?;
+            passgate_server::audit::record(
+                &state,
+                "cli",
+                passgate_server::audit::Action::DataPurged,
+                &format!("before:{before}"),
+                serde_json::to_value(report)?,
+            )
+            .await?;
+            println!(
+                "purged before {before}: personal data of {} expired passes, details of {} scans, {} expired sessions",
+                report.passes_scrubbed, report.scans_scrubbed, report.sessions_removed
+            );
+        }
         Command::Audit {
             command: AuditCommand::Verify { data },
         } => {

@@ -36,6 +36,7 @@ on_both_backends!(
     revocations_since_a_version,
     migrations_are_idempotent_and_concurrent_opens_are_safe,
     ready_and_backup,
+    purge_scrubs_personal_data_and_keeps_counts,
 );
 
 async fn store(db: &TestDb) -> Arc<dyn Store> {
@@ -882,4 +883,95 @@ async fn ready_and_backup(db: TestDb) {
         .unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)));
     assert!(!err.to_string().contains("secret"), "{err}");
+}
+
+async fn purge_scrubs_personal_data_and_keeps_counts(db: TestDb) {
+    let s = store(&db).await;
+    let ent = s.create_enterprise("企业", 1).await.unwrap().id;
+    let t0 = 1_800_000_000;
+    // One pass expired long ago, one still valid at the purge date.
+    let old = pass(1, ent, PassClass::ShortHaul, "豫U11111", t0);
+    let mut live = pass(2, ent, PassClass::ShortHaul, "豫U22222", t0);
+    live.valid_until = t0 + 40 * 86_400;
+    s.insert_pass(&old).await.unwrap();
+    s.insert_pass(&live).await.unwrap();
+    let (cp, device) = device_at(&s, "东门").await;
+    // Ten scans on day 0 and ten on day 20, with a guard, checks and an override.
+    let mut records = chain(
+        device,
+        cp.0,
+        20,
+        |q| {
+            if q <= 10 {
+                t0 + q as i64 * 60
+            } else {
+                t0 + 20 * 86_400 + q as i64 * 60
+            }
+        },
+        |q| Some(if q <= 10 { 1 } else { 2 }),
+        |q| q % 3 != 0,
+    );
+    let mut prev = None;
+    for r in records.iter_mut() {
+        r.guard_id = Some("王卫".into());
+        r.observations.temperature_ok = Some(true);
+        if r.seq == 4 {
+            r.override_by = Some(passgate_shared::record::Override {
+                supervisor_id: "李队长".into(),
+                reason: "护送".into(),
+            });
+            r.overrides_seq = Some(3);
+        }
+        if let Some(p) = prev {
+            r.prev_hash = p;
+        }
+        prev = Some(r.hash_hex());
+    }
+    ingest(&s, device, &records, t0 + 21 * 86_400)
+        .await
+        .unwrap();
+    let day0 = passgate_shared::time::local_day(t0 + 600);
+    let day20 = passgate_shared::time::local_day(t0 + 20 * 86_400 + 660);
+    let usage0 = s.daily_usage(&day0).await.unwrap();
+    let usage20 = s.daily_usage(&day20).await.unwrap();
+    assert!(!usage0.is_empty() && !usage20.is_empty());
+
+    let before = t0 + 10 * 86_400;
+    let report = s.purge_before(before, t0 + 30 * 86_400).await.unwrap();
+    assert_eq!(report.passes_scrubbed, 1);
+    assert_eq!(report.scans_scrubbed, 10);
+    // Again: nothing left to do.
+    let again = s.purge_before(before, t0 + 30 * 86_400).await.unwrap();
+    assert_eq!((again.passes_scrubbed, again.scans_scrubbed), (0, 0));
+
+    let old = s.get_pass(old.number).await.unwrap().unwrap();
+    assert_eq!(old.driver_name, "张*明");
+    assert_eq!(old.driver_id_hash, None);
+    let live = s.get_pass(live.number).await.unwrap().unwrap();
+    assert_eq!(live.driver_name, "张三明");
+    assert_eq!(live.driver_id_hash.as_deref(), Some("abc"));
+
+    // The counts are the same; the old day's records lost their personal details only.
+    assert_eq!(s.daily_usage(&day0).await.unwrap(), usage0);
+    assert_eq!(s.daily_usage(&day20).await.unwrap(), usage20);
+    let old_records = s.day_records(&day0).await.unwrap();
+    assert_eq!(old_records.len(), 10);
+    for r in &old_records {
+        assert_eq!((r.plate.as_deref(), r.guard_id.as_deref()), (None, None));
+        assert_eq!(r.observations, Observations::default());
+        assert!(r.number.is_some());
+    }
+    let overridden = old_records.iter().find(|r| r.seq == 4).unwrap();
+    assert_eq!(overridden.overrides_seq, Some(3));
+    assert!(
+        overridden
+            .override_by
+            .as_ref()
+            .is_some_and(|o| o.supervisor_id.is_empty())
+    );
+    let kept = s.day_records(&day20).await.unwrap();
+    assert!(
+        kept.iter()
+            .all(|r| r.guard_id.as_deref() == Some("王卫") && r.plate.is_some())
+    );
 }

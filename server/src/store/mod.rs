@@ -49,6 +49,7 @@ pub mod audit;
 pub mod issuance;
 pub mod orgs;
 pub mod reports;
+pub mod retention;
 pub mod sql;
 pub mod users;
 pub mod workflow;
@@ -57,6 +58,7 @@ pub use audit::{AuditEntry, AuditStore};
 pub use issuance::IssuanceStore;
 pub use orgs::OrgStore;
 pub use reports::ReportStore;
+pub use retention::{PurgeReport, RetentionStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, Session, User, UserRole, UserStore};
 pub use workflow::WorkflowStore;
@@ -355,6 +357,7 @@ pub trait Store:
     + IssuanceStore
     + WorkflowStore
     + AuditStore
+    + RetentionStore
     + Send
     + Sync
     + 'static
