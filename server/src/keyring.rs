@@ -1,6 +1,13 @@
 //! Issuer signing keys on disk. Each key is a file `issuer-NN.key` in the key directory
-//! holding the 32-byte Ed25519 seed in hex, created with mode 0600. Keys are never logged,
-//! never put in errors and never served; only their public halves leave this module.
+//! holding the 32-byte Ed25519 seed, created with mode 0600. Keys are never logged, never put
+//! in errors and never served; only their public halves leave this module.
+//!
+//! A key file holds the seed either in hex, or — when the server is given a passphrase
+//! (`PASSGATE_KEY_PASSPHRASE` or `--key-passphrase-file`) — encrypted:
+//! `pgkey1:SALT:NONCE:CIPHERTEXT` (hex fields), where the key is argon2id(passphrase, SALT)
+//! and the cipher XChaCha20-Poly1305 with the file name as associated data, so a file
+//! renamed to stand for another key does not decrypt. New files are written encrypted when
+//! there is a passphrase; `passgate-server keys encrypt` converts existing plain files.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,6 +31,114 @@ pub enum KeyError {
     Permissions(PathBuf),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error(
+        "key file {0} is encrypted: give the passphrase (PASSGATE_KEY_PASSPHRASE or --key-passphrase-file)"
+    )]
+    NeedPassphrase(PathBuf),
+    #[error(
+        "key file {0} does not decrypt with this passphrase (wrong passphrase, or the file was altered or renamed)"
+    )]
+    Decrypt(PathBuf),
+}
+
+/// The passphrase that protects key files at rest. Its text is never shown.
+#[derive(Clone)]
+pub struct Passphrase(String);
+
+impl Passphrase {
+    /// `None` for an empty passphrase (no encryption).
+    pub fn new(text: impl Into<String>) -> Option<Passphrase> {
+        let text = text.into();
+        let text = text.trim_end_matches(['\r', '\n']).to_owned();
+        (!text.is_empty()).then_some(Passphrase(text))
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(…)")
+    }
+}
+
+const ENCRYPTED_PREFIX: &str = "pgkey1:";
+
+fn file_label(path: &Path) -> Vec<u8> {
+    path.file_name()
+        .map(|n| n.to_string_lossy().as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+fn derive(pass: &Passphrase, salt: &[u8]) -> Result<[u8; 32], KeyError> {
+    let mut out = [0u8; 32];
+    argon2::Argon2::default()
+        .hash_password_into(pass.0.as_bytes(), salt, &mut out)
+        .map_err(|e| KeyError::Random(format!("key derivation failed: {e}")))?;
+    Ok(out)
+}
+
+/// The text of a key file holding `seed`: hex, or encrypted under `pass`.
+fn key_file_text(
+    path: &Path,
+    seed: &[u8; 32],
+    pass: Option<&Passphrase>,
+) -> Result<String, KeyError> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let Some(pass) = pass else {
+        return Ok(format!("{}\n", hex::encode(seed)));
+    };
+    let salt = &random_bytes()?[..16];
+    let nonce = &random_bytes()?[..24];
+    let key = derive(pass, salt)?;
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new((&key).into());
+    let aad = file_label(path);
+    let sealed = cipher
+        .encrypt(
+            nonce
+                .try_into()
+                .map_err(|_| KeyError::Decrypt(path.to_owned()))?,
+            Payload {
+                msg: seed,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| KeyError::Decrypt(path.to_owned()))?;
+    Ok(format!(
+        "{ENCRYPTED_PREFIX}{}:{}:{}\n",
+        hex::encode(salt),
+        hex::encode(nonce),
+        hex::encode(sealed)
+    ))
+}
+
+fn decrypt_seed(path: &Path, text: &str, pass: Option<&Passphrase>) -> Result<[u8; 32], KeyError> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let pass = pass.ok_or_else(|| KeyError::NeedPassphrase(path.to_owned()))?;
+    let format = || KeyError::Format(path.to_owned());
+    let mut parts = text.split(':');
+    let (Some(salt), Some(nonce), Some(sealed), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format());
+    };
+    let salt = hex::decode(salt).map_err(|_| format())?;
+    let nonce = hex::decode(nonce).map_err(|_| format())?;
+    let sealed = hex::decode(sealed).map_err(|_| format())?;
+    if salt.len() != 16 || nonce.len() != 24 {
+        return Err(format());
+    }
+    let key = derive(pass, &salt)?;
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new((&key).into());
+    let aad = file_label(path);
+    let seed = cipher
+        .decrypt(
+            nonce.as_slice().try_into().map_err(|_| format())?,
+            Payload {
+                msg: &sealed,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| KeyError::Decrypt(path.to_owned()))?;
+    seed.try_into().map_err(|_| format())
 }
 
 /// The keys this server holds: issuer keys (`issuer-NN.key`), which sign passes, and
@@ -96,7 +211,11 @@ fn key_path(dir: &Path, family: &str, id: KeyId) -> PathBuf {
 }
 
 /// Every `FAMILY-NN.key` in `dir`; when there is none, key 1 is created.
-fn load_family(dir: &Path, family: &str) -> Result<BTreeMap<KeyId, SigningKey>, KeyError> {
+fn load_family(
+    dir: &Path,
+    family: &str,
+    pass: Option<&Passphrase>,
+) -> Result<BTreeMap<KeyId, SigningKey>, KeyError> {
     let mut keys = BTreeMap::new();
     let prefix = format!("{family}-");
     for entry in fs::read_dir(dir).map_err(io(dir))? {
@@ -111,19 +230,19 @@ fn load_family(dir: &Path, family: &str) -> Result<BTreeMap<KeyId, SigningKey>, 
             continue;
         };
         let Ok(id) = id.parse::<u8>() else { continue };
-        keys.insert(KeyId(id), read_key(&path)?);
+        keys.insert(KeyId(id), read_key(&path, pass)?);
     }
     if keys.is_empty() {
         let id = KeyId(1);
         let path = key_path(dir, family, id);
         let seed = random_bytes()?;
-        match write_private(&path, format!("{}\n", hex::encode(seed)).as_bytes()) {
+        match write_private(&path, key_file_text(&path, &seed, pass)?.as_bytes()) {
             Ok(()) => {
                 keys.insert(id, SigningKey::from_bytes(&seed));
             }
             // Another instance sharing this directory made it first: use theirs.
             Err(e) if already_exists(&e) => {
-                keys.insert(id, read_key(&path)?);
+                keys.insert(id, read_key(&path, pass)?);
             }
             Err(e) => return Err(e),
         }
@@ -134,11 +253,16 @@ fn load_family(dir: &Path, family: &str) -> Result<BTreeMap<KeyId, SigningKey>, 
 impl KeyRing {
     /// Load every issuer and bundle key in `dir`; create key 1 of a family that has none.
     pub fn load_or_create(dir: &Path) -> Result<KeyRing, KeyError> {
+        Self::load_or_create_with(dir, None)
+    }
+
+    /// [`KeyRing::load_or_create`] with key files encrypted under `pass`.
+    pub fn load_or_create_with(dir: &Path, pass: Option<&Passphrase>) -> Result<KeyRing, KeyError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let keys = load_family(dir, "issuer")?;
+        let keys = load_family(dir, "issuer", pass)?;
         let active = keys.iter().next_back().map(|(i, k)| (*i, k.clone()));
         let active = active.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
-        let bundle_keys = load_family(dir, "bundle")?;
+        let bundle_keys = load_family(dir, "bundle", pass)?;
         let bundle_signer = bundle_keys.iter().next().map(|(i, k)| (*i, k.clone()));
         let bundle_signer = bundle_signer.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
         Ok(KeyRing {
@@ -195,20 +319,56 @@ impl KeyRing {
 
 /// A 32-byte secret kept in `path` (hex, mode 0600), created on first use.
 pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], KeyError> {
+    load_or_create_secret_with(path, None)
+}
+
+/// [`load_or_create_secret`] with the file encrypted under `pass`.
+pub fn load_or_create_secret_with(
+    path: &Path,
+    pass: Option<&Passphrase>,
+) -> Result<[u8; 32], KeyError> {
     if !path.exists() {
         match write_private(
             path,
-            format!("{}\n", hex::encode(random_bytes()?)).as_bytes(),
+            key_file_text(path, &random_bytes()?, pass)?.as_bytes(),
         ) {
             Ok(()) => {}
             Err(e) if already_exists(&e) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(read_key(path)?.to_bytes())
+    Ok(read_key(path, pass)?.to_bytes())
 }
 
-fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
+/// Rewrite every plain key and secret file in `dir` encrypted under `pass`; the names of
+/// the files converted. Each file is replaced whole (written aside, then renamed).
+pub fn encrypt_dir(dir: &Path, pass: &Passphrase) -> Result<Vec<PathBuf>, KeyError> {
+    let mut done = Vec::new();
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "key" || x == "secret"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        if text.trim().starts_with(ENCRYPTED_PREFIX) {
+            continue;
+        }
+        let seed = read_key(&path, None)?.to_bytes();
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".encrypting");
+        let aside = PathBuf::from(aside);
+        let _ = fs::remove_file(&aside);
+        // The associated data is the final name, so encrypt for `path`, not `aside`.
+        write_private(&aside, key_file_text(&path, &seed, Some(pass))?.as_bytes())?;
+        fs::rename(&aside, &path).map_err(io(&path))?;
+        done.push(path);
+    }
+    Ok(done)
+}
+
+fn read_key(path: &Path, pass: Option<&Passphrase>) -> Result<SigningKey, KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -218,6 +378,9 @@ fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
         }
     }
     let text = fs::read_to_string(path).map_err(io(path))?;
+    if let Some(rest) = text.trim().strip_prefix(ENCRYPTED_PREFIX) {
+        return Ok(SigningKey::from_bytes(&decrypt_seed(path, rest, pass)?));
+    }
     let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Format(path.to_owned()))?;
     let seed: [u8; 32] = bytes
         .try_into()
@@ -303,5 +466,93 @@ mod tests {
                 Err(KeyError::Permissions(_))
             ));
         }
+    }
+
+    #[test]
+    fn passphrase_encrypted_files_round_trip_and_refuse_the_wrong_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = Passphrase::new("correct horse battery staple").unwrap();
+        let ring = KeyRing::load_or_create_with(dir.path(), Some(&pass)).unwrap();
+        let secret =
+            load_or_create_secret_with(&dir.path().join("audit.secret"), Some(&pass)).unwrap();
+        let issuer = fs::read_to_string(dir.path().join("issuer-01.key")).unwrap();
+        assert!(issuer.starts_with(ENCRYPTED_PREFIX), "{issuer}");
+        let seed_hex = hex::encode(ring.active().1.to_bytes());
+        assert!(
+            !issuer.contains(&seed_hex),
+            "the seed must not be in the file"
+        );
+
+        let again = KeyRing::load_or_create_with(dir.path(), Some(&pass)).unwrap();
+        assert_eq!(again.active().1.to_bytes(), ring.active().1.to_bytes());
+        assert_eq!(
+            load_or_create_secret_with(&dir.path().join("audit.secret"), Some(&pass)).unwrap(),
+            secret
+        );
+
+        let wrong = Passphrase::new("wrong").unwrap();
+        let err = KeyRing::load_or_create_with(dir.path(), Some(&wrong)).unwrap_err();
+        assert!(matches!(err, KeyError::Decrypt(_)), "{err}");
+        let err = KeyRing::load_or_create(dir.path()).unwrap_err();
+        assert!(matches!(err, KeyError::NeedPassphrase(_)), "{err}");
+        assert!(err.to_string().contains("PASSGATE_KEY_PASSPHRASE"));
+        assert!(!err.to_string().contains(&seed_hex));
+
+        // A file copied over another key's name does not decrypt (the name is bound in).
+        let other = tempfile::tempdir().unwrap();
+        fs::copy(
+            dir.path().join("issuer-01.key"),
+            other.path().join("bundle-01.key"),
+        )
+        .unwrap();
+        fs::copy(
+            dir.path().join("issuer-01.key"),
+            other.path().join("issuer-01.key"),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in ["bundle-01.key", "issuer-01.key"] {
+                fs::set_permissions(other.path().join(f), fs::Permissions::from_mode(0o600))
+                    .unwrap();
+            }
+        }
+        let err = KeyRing::load_or_create_with(other.path(), Some(&pass)).unwrap_err();
+        assert!(matches!(err, KeyError::Decrypt(p) if p.ends_with("bundle-01.key")));
+    }
+
+    #[test]
+    fn plain_key_files_are_encrypted_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path()).unwrap();
+        let secret = load_or_create_secret(&dir.path().join("id-hash.secret")).unwrap();
+        let pass = Passphrase::new("a long passphrase").unwrap();
+        let done = encrypt_dir(dir.path(), &pass).unwrap();
+        assert_eq!(done.len(), 3, "{done:?}");
+        assert!(
+            encrypt_dir(dir.path(), &pass).unwrap().is_empty(),
+            "a second run does nothing"
+        );
+        let again = KeyRing::load_or_create_with(dir.path(), Some(&pass)).unwrap();
+        assert_eq!(again.active().1.to_bytes(), ring.active().1.to_bytes());
+        assert_eq!(
+            again.bundle_signer().1.to_bytes(),
+            ring.bundle_signer().1.to_bytes()
+        );
+        assert_eq!(
+            load_or_create_secret_with(&dir.path().join("id-hash.secret"), Some(&pass)).unwrap(),
+            secret
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("issuer-01.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(format!("{pass:?}").contains('…'));
     }
 }

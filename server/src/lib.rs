@@ -58,6 +58,8 @@ pub struct Config {
     pub authority: String,
     /// API requests allowed per token per minute; 0 = no limit (load tests).
     pub token_rate_per_minute: u32,
+    /// Encrypts the key files at rest, when set.
+    pub key_passphrase: Option<keyring::Passphrase>,
 }
 
 impl Config {
@@ -70,6 +72,7 @@ impl Config {
                 .unwrap_or_else(|| unreachable!("419001 is a division code")),
             authority: "示范区运行监测协调局".to_owned(),
             token_rate_per_minute: ratelimit::DEFAULT_TOKEN_PER_MINUTE,
+            key_passphrase: None,
         }
     }
 }
@@ -118,9 +121,11 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         source,
     })?;
     let key_dir = config.key_dir();
-    let keys = KeyRing::load_or_create(&key_dir)?;
-    let id_hash_secret = keyring::load_or_create_secret(&key_dir.join("id-hash.secret"))?;
-    let audit_secret = keyring::load_or_create_secret(&key_dir.join("audit.secret"))?;
+    let pass = config.key_passphrase.as_ref();
+    let keys = KeyRing::load_or_create_with(&key_dir, pass)?;
+    let id_hash_secret =
+        keyring::load_or_create_secret_with(&key_dir.join("id-hash.secret"), pass)?;
+    let audit_secret = keyring::load_or_create_secret_with(&key_dir.join("audit.secret"), pass)?;
     let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
     let now = state::now();
     for k in keys.public_keys() {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use passgate_server::keyring::Passphrase;
 use passgate_server::store::{NewUser, Role, Store, UserRole};
 use passgate_server::web;
 use passgate_server::{Config, StartError, create_token, demo, open, open_store, serve};
@@ -34,14 +35,35 @@ struct DataArgs {
     /// default: DATA_DIR/keys. Every instance on one database must use the same keys.
     #[arg(long, env = "PASSGATE_KEY_DIR")]
     key_dir: Option<PathBuf>,
+    /// A file whose first line is the passphrase that encrypts the key files at rest
+    /// (or set PASSGATE_KEY_PASSPHRASE). New key files are written encrypted; convert old
+    /// ones with `keys encrypt`.
+    #[arg(long)]
+    key_passphrase_file: Option<PathBuf>,
 }
 
+/// The environment variable holding the key passphrase.
+const PASSPHRASE_ENV: &str = "PASSGATE_KEY_PASSPHRASE";
+
 impl DataArgs {
-    fn config(&self) -> Config {
+    fn passphrase(&self) -> anyhow::Result<Option<Passphrase>> {
+        if let Some(path) = &self.key_passphrase_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
+            let first = text.lines().next().unwrap_or_default().to_owned();
+            return Passphrase::new(first)
+                .map(Some)
+                .with_context(|| format!("the passphrase file {} is empty", path.display()));
+        }
+        Ok(std::env::var(PASSPHRASE_ENV).ok().and_then(Passphrase::new))
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
         let mut c = Config::new(&self.data_dir);
         c.database_url = self.database_url.clone();
         c.key_dir = self.key_dir.clone();
-        c
+        c.key_passphrase = self.passphrase()?;
+        Ok(c)
     }
 }
 
@@ -80,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Key files at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Check the audit log's hash chain; exits 0 when it is intact, 1 when it is not.
     Audit {
         #[command(subcommand)]
@@ -99,6 +126,16 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Encrypt every plain key and secret file in the key directory with the passphrase
+    /// (PASSGATE_KEY_PASSPHRASE or --key-passphrase-file). Stop the server first.
+    Encrypt {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -198,7 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             token_rate_limit,
         } => {
-            let mut config = data.config();
+            let mut config = data.config()?;
             config.token_rate_per_minute = token_rate_limit;
             let state = open(&config).await?;
             if demo {
@@ -232,7 +269,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if data.database_url.is_none() && !db.exists() {
                 anyhow::bail!("there is no database at {}", db.display());
             }
-            let store = open_store(&data.config()).await?;
+            let store = open_store(&data.config()?).await?;
             store
                 .backup_to(&to)
                 .await
@@ -240,7 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("backed up to {}", to.display());
         }
         Command::Demo { data } => {
-            let state = open(&data.config()).await?;
+            let state = open(&data.config()?).await?;
             let report = demo::seed(&state).await?;
             print!("{}", report.text);
         }
@@ -253,7 +290,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     checkpoint_id,
                 },
         } => {
-            let state = open(&data.config()).await?;
+            let state = open(&data.config()?).await?;
             let token = create_token(&state, role, &name, checkpoint_id.map(CheckpointId)).await?;
             println!(
                 "created {} token for {name:?}; it is shown only once:",
@@ -262,6 +299,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::User { command } => user_command(command).await?,
+        Command::Keys {
+            command: KeysCommand::Encrypt { data },
+        } => {
+            let config = data.config()?;
+            let Some(pass) = config.key_passphrase.as_ref() else {
+                anyhow::bail!("give the passphrase with {PASSPHRASE_ENV} or --key-passphrase-file");
+            };
+            let dir = config.key_dir();
+            let done = passgate_server::keyring::encrypt_dir(&dir, pass)?;
+            println!("encrypted {} key files in {}", done.len(), dir.display());
+            for p in done {
+                println!("  {}", p.display());
+            }
+        }
         Command::Purge { before, data } => {
             let (start, _) = passgate_shared::time::local_day_range(&before).ok_or_else(|| {
                 anyhow::anyhow!("--before takes a date as YYYY-MM-DD, e.g. 2026-10-01: {before:?}")
@@ -272,7 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "--before {before} is in the future; nothing that recent may be purged"
                 );
             }
-            let state = open(&data.config()).await?;
+            let state = open(&data.config()?).await?;
             let report =
                 passgate_server::store::RetentionStore::purge_before(&*state.store, start, now)
                     .await?;
@@ -292,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { data },
         } => {
-            let state = open(&data.config()).await?;
+            let state = open(&data.config()?).await?;
             let verdict = passgate_server::audit::verify_store(&state).await?;
             match verdict.first_break {
                 None => println!(
@@ -324,7 +375,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             enterprise_id,
             password_stdin,
         } => {
-            let state = open(&data.config()).await?;
+            let state = open(&data.config()?).await?;
             let enterprise = enterprise_id.map(EnterpriseId);
             match (role, enterprise) {
                 (UserRole::Enterprise, None) => {
@@ -382,7 +433,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::ResetPassword { data, username } => {
-            let state = open(&data.config()).await?;
+            let state = open(&data.config()?).await?;
             let Some(user) = state.store.find_user(&username).await? else {
                 anyhow::bail!("there is no account {username:?}");
             };
