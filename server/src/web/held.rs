@@ -510,7 +510,7 @@ mod tests {
 
     #[test]
     fn queue_puts_priority_cargo_then_longest_waiting_first() {
-        let mut items = vec![
+        let mut items = [
             item(1, Some("daily_necessities"), 100, None),
             item(2, None, 50, None),
             item(3, Some("epidemic_supplies"), 300, None),
