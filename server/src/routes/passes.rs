@@ -395,6 +395,14 @@ pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiR
     let serial = st.store.next_serial(st.settings.area).await?;
     let record = sign_record(st, issue, serial, now, created_by)?;
     st.store.insert_pass(&record).await?;
+    crate::audit::record(
+        st,
+        created_by,
+        crate::audit::Action::PassIssued,
+        &format!("pass:{}", record.number),
+        serde_json::json!({ "class": record.class.as_str(), "plate": record.plate, "key_id": record.key_id.0 }),
+    )
+    .await?;
     tracing::info!(number = %record.number, class = record.class.as_str(), by = created_by, "pass issued");
     Ok(record)
 }
@@ -576,6 +584,14 @@ async fn revoke(
         .map_err(|f| ApiError::Validation(vec![f]))?;
     let n = PassNumber::parse(&number).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let p = st.store.revoke_pass(n, &reason, now()).await?;
+    crate::audit::record(
+        &st,
+        caller.name(),
+        crate::audit::Action::PassRevoked,
+        &format!("pass:{n}"),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await?;
     Metrics::add(&st.metrics.passes_revoked, 1);
     tracing::info!(number = %n, by = caller.name(), "pass revoked");
     Ok(Json(PassView::from(&p)))

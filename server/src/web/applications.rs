@@ -24,11 +24,13 @@ use super::layout::{
 };
 use super::session::form_urlencoded_pairs;
 use super::{Ctx, Page, WebError, WebResult, see_other, urlencode};
+use crate::audit::{self, Action};
 use crate::error::{ApiError, FieldError};
 use crate::routes::passes::{NewPass, issue_pass, validate};
 use crate::state::{AppState, now};
 use crate::store::workflow::{Application, ApplicationFilter, ApplicationStatus, NewApplication};
 use crate::store::{StoreError, UserRole};
+use serde_json::json;
 
 pub fn pages() -> Vec<Page> {
     vec![
@@ -839,6 +841,14 @@ async fn approve(
     };
     let number = record.number.to_string();
     st.store.link_application_pass(claimed.id, &number).await?;
+    audit::record(
+        &st,
+        &user.username,
+        Action::ApplicationDecided,
+        &format!("application:{}", claimed.id),
+        json!({ "decision": "approved", "pass": number }),
+    )
+    .await?;
     tracing::info!(id = claimed.id, number = %number, by = %user.username, "pass application approved");
     Ok(see_other(&format!(
         "/applications/{}?done=approved",
@@ -876,6 +886,14 @@ async fn reject(
         .reject_application(app.id, reason, &user.username, now())
         .await
         .map_err(|e| already_decided(&ctx, e))?;
+    audit::record(
+        &st,
+        &user.username,
+        Action::ApplicationDecided,
+        &format!("application:{}", done.id),
+        json!({ "decision": "rejected", "reason": reason }),
+    )
+    .await?;
     tracing::info!(id = done.id, by = %user.username, "pass application rejected");
     Ok(see_other(&format!(
         "/applications/{}?done=rejected",

@@ -25,9 +25,11 @@ use super::applications::cargo_key;
 use super::layout::{csrf_field, datetime, error_summary, notice, page, pager, select};
 use super::session::form_urlencoded_pairs;
 use super::{Ctx, Page, WebError, WebResult, see_other, urlencode};
+use crate::audit::{self, Action};
 use crate::error::FieldError;
 use crate::state::{AppState, now};
 use crate::store::workflow::{HeldAction, HeldActionKind, HeldItem};
+use serde_json::json;
 
 pub fn pages() -> Vec<Page> {
     vec![
@@ -472,6 +474,14 @@ async fn act(
             }
             other => other.into(),
         })?;
+    audit::record(
+        &st,
+        &user.username,
+        Action::HeldVehicleHandled,
+        &format!("scan:{}:{}", item.device_id, item.seq),
+        json!({ "action": kind.as_str(), "note": action.note }),
+    )
+    .await?;
     tracing::info!(device = %item.device_id, seq = item.seq, action = kind.as_str(), by = %user.username, "held vehicle handled");
     Ok(see_other(&format!(
         "/held/{}/{}?done=1",
