@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
 use crate::auth::{AdminOnly, Caller};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -30,6 +30,20 @@ async fn keys(State(st): State<AppState>) -> ApiResult<Json<Keys>> {
     }))
 }
 
+/// The status an administrator may give an issuer key: `retired` (no new passes, old ones
+/// still verify) or `compromised` (gates refuse every pass it signed). A key is never made
+/// active again by hand: the newest key file is the active one.
+pub fn status_change(value: Option<&str>) -> Result<KeyStatus, FieldError> {
+    match value.map(str::trim) {
+        Some("retired") => Ok(KeyStatus::Retired),
+        Some("compromised") => Ok(KeyStatus::Compromised),
+        _ => Err(FieldError::new(
+            "status",
+            "retired or compromised / 状态须为 retired 或 compromised",
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 struct StatusBody {
     status: Option<String>,
@@ -41,16 +55,8 @@ async fn set_status(
     Path(id): Path<u8>,
     ApiJson(body): ApiJson<StatusBody>,
 ) -> ApiResult<Json<Keys>> {
-    let status = match body.status.as_deref() {
-        Some("retired") => KeyStatus::Retired,
-        Some("compromised") => KeyStatus::Compromised,
-        _ => {
-            return Err(ApiError::field(
-                "status",
-                "retired or compromised / 状态须为 retired 或 compromised",
-            ));
-        }
-    };
+    let status =
+        status_change(body.status.as_deref()).map_err(|f| ApiError::Validation(vec![f]))?;
     st.store.set_issuer_key_status(KeyId(id), status).await?;
     tracing::warn!(
         key = id,

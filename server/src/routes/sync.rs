@@ -139,10 +139,18 @@ struct BundleQuery {
 
 async fn bundle(
     State(st): State<AppState>,
-    _caller: Caller<BundleRead>,
+    caller: Caller<BundleRead>,
     Query(q): Query<BundleQuery>,
 ) -> ApiResult<impl IntoResponse> {
+    // The version read before building: the file served is at least this new.
+    let version = st.store.bundle_version().await?;
     let bytes = bundle_file(&st, q.since).await?;
+    // The console shows which gates are behind; a failure here must not stop the download.
+    if let Some(device) = caller.token.device_id
+        && let Err(e) = st.store.record_bundle_fetch(device, version, now()).await
+    {
+        tracing::warn!(%device, error = %e, "could not record the bundle download");
+    }
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
