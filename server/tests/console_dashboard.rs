@@ -439,7 +439,7 @@ async fn dashboard_numbers_match_a_recount(db: TestDb) {
         .get(Some(&who), &format!("/reports/daily?day={DAY}"))
         .await;
     assert_eq!(rep.status, StatusCode::OK);
-    let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(rep.body.clone())).unwrap();
+    let book: Xlsx<_> = open_workbook_from_rs(Cursor::new(rep.body.clone())).unwrap();
     assert_eq!(book.sheet_names(), ["汇总", "查验明细"]);
     let detail = sheet(&rep.body, "查验明细");
     assert_eq!(detail.len(), 1 + s.raw.len());
