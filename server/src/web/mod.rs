@@ -58,6 +58,8 @@ pub use error::{WebError, WebResult};
 #[derive(Debug, Default)]
 pub struct WebState {
     pub throttle: session::Throttle,
+    /// Running and recent bulk imports.
+    pub imports: import::Jobs,
 }
 
 /// One console route: where, which method, who may use it, and the handler.
