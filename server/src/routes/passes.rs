@@ -523,6 +523,7 @@ async fn list(
         status,
         limit,
         offset,
+        ..PassFilter::default()
     };
     let (passes, total) = st.store.list_passes(&filter).await?;
     Ok(Json(PassList {

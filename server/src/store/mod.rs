@@ -236,14 +236,24 @@ pub struct PassRecord {
     pub created_by: String,
 }
 
-/// Filters of `GET /passes`.
+/// Filters of `GET /passes` (API and console). Every filter that is set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct PassFilter {
     pub class: Option<PassClass>,
+    /// The exact (normalised) plate.
     pub plate: Option<String>,
     pub status: Option<PassStatus>,
     pub limit: u32,
     pub offset: u32,
+    /// The plate contains this text, ignoring case (the console's search box).
+    pub plate_contains: Option<String>,
+    pub enterprise: Option<EnterpriseId>,
+    /// The validity ends after this instant (`valid_until > t`).
+    pub valid_until_after: Option<UnixSeconds>,
+    /// The validity ended at or before this instant (`valid_until <= t`: expired then).
+    pub valid_until_upto: Option<UnixSeconds>,
+    /// The validity starts before this instant (`valid_from < t`).
+    pub valid_from_before: Option<UnixSeconds>,
 }
 
 /// API roles.

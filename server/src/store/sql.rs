@@ -627,20 +627,49 @@ impl Store for SqlStore {
     }
 
     async fn list_passes(&self, f: &PassFilter) -> StoreResult<(Vec<PassRecord>, u64)> {
+        enum Arg {
+            Text(String),
+            Int(i64),
+        }
         let mut filters = String::from(" FROM passes WHERE 1 = 1");
-        let mut args: Vec<String> = Vec::new();
-        let mut push = |column: &str, value: String| {
+        let mut args: Vec<Arg> = Vec::new();
+        // `condition` holds `{}` where the placeholder goes.
+        let mut push = |condition: &str, value: Arg| {
             args.push(value);
-            filters.push_str(&format!(" AND {column} = ${}", args.len()));
+            filters.push_str(" AND ");
+            filters.push_str(&condition.replace("{}", &format!("${}", args.len())));
         };
         if let Some(c) = f.class {
-            push("class", c.as_str().to_owned());
+            push("class = {}", Arg::Text(c.as_str().to_owned()));
         }
         if let Some(p) = &f.plate {
-            push("plate", p.clone());
+            push("plate = {}", Arg::Text(p.clone()));
         }
         if let Some(s) = f.status {
-            push("status", s.as_str().to_owned());
+            push("status = {}", Arg::Text(s.as_str().to_owned()));
+        }
+        if let Some(text) = &f.plate_contains {
+            let mut pattern = String::from("%");
+            for ch in text.to_uppercase().chars() {
+                if matches!(ch, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(ch);
+            }
+            pattern.push('%');
+            push("UPPER(plate) LIKE {} ESCAPE '\\'", Arg::Text(pattern));
+        }
+        if let Some(e) = f.enterprise {
+            push("enterprise_id = {}", Arg::Int(i64::from(e.0)));
+        }
+        if let Some(t) = f.valid_until_after {
+            push("valid_until > {}", Arg::Int(t));
+        }
+        if let Some(t) = f.valid_until_upto {
+            push("valid_until <= {}", Arg::Int(t));
+        }
+        if let Some(t) = f.valid_from_before {
+            push("valid_from < {}", Arg::Int(t));
         }
         let count_sql = format!("SELECT COUNT(*){filters}");
         let list_sql = format!(
@@ -651,8 +680,16 @@ impl Store for SqlStore {
         let mut count_q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
         let mut list_q = sqlx::query(sqlx::AssertSqlSafe(list_sql));
         for a in &args {
-            count_q = count_q.bind(a.clone());
-            list_q = list_q.bind(a.clone());
+            match a {
+                Arg::Text(t) => {
+                    count_q = count_q.bind(t.clone());
+                    list_q = list_q.bind(t.clone());
+                }
+                Arg::Int(n) => {
+                    count_q = count_q.bind(*n);
+                    list_q = list_q.bind(*n);
+                }
+            }
         }
         let list_q = list_q.bind(i64::from(f.limit)).bind(i64::from(f.offset));
         let total = count_q.fetch_one(&self.pool).await?;
