@@ -5,7 +5,10 @@
 
 mod common;
 
-on_both_backends!(tampering_in_the_database_is_caught);
+on_both_backends!(
+    tampering_in_the_database_is_caught,
+    console_actions_are_audited_and_the_admin_page_shows_the_chain,
+);
 
 use common::TestDb;
 use passgate_server::audit::{self, Action, Break};
@@ -140,4 +143,50 @@ async fn tampering_in_the_database_is_caught(db: TestDb) {
         .await
         .unwrap();
     expect(Break::Deleted { from: 7, to: 8 }).await;
+}
+
+async fn console_actions_are_audited_and_the_admin_page_shows_the_chain(db: TestDb) {
+    use common::console::Console;
+    use passgate_server::store::UserRole;
+    let url = db.url();
+    let c = Console::new(db).await;
+    let admin = c.browser(UserRole::Admin).await;
+    // An account made from the console is audited, with who did it.
+    let made = c
+        .post_form(
+            Some(&admin),
+            "/users",
+            &[
+                ("username", "clerk7"),
+                ("display_name", "录入员"),
+                ("role", "ops"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, axum::http::StatusCode::OK, "{}", made.text());
+    let entries = c
+        .state
+        .store
+        .recent_audit(Some("user_created"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].actor, admin.user.username);
+    assert_eq!(entries[0].subject, "user:clerk7");
+
+    let page = c.get(Some(&admin), "/audit").await;
+    assert_eq!(page.status, axum::http::StatusCode::OK);
+    assert!(page.text().contains("审计链完整"), "{}", page.text());
+    assert!(page.text().contains("创建账号"));
+
+    sqlx::any::install_default_drivers();
+    let pool = AnyPool::connect(&url).await.unwrap();
+    exec(&pool, "UPDATE audit_log SET actor = 'nobody' WHERE seq = 1").await;
+    let page = c.get(Some(&admin), "/audit").await;
+    assert!(page.text().contains("审计链已被篡改"), "{}", page.text());
+    let ops = c.browser(UserRole::Ops).await;
+    assert_eq!(
+        c.get(Some(&ops), "/audit").await.status,
+        axum::http::StatusCode::FORBIDDEN
+    );
 }

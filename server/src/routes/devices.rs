@@ -74,7 +74,7 @@ struct CodeResponse {
 
 async fn new_code(
     State(st): State<AppState>,
-    _caller: Caller<OpsWrite>,
+    caller: Caller<OpsWrite>,
     Path(id): Path<u32>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<CodeResponse>)> {
@@ -109,6 +109,14 @@ async fn new_code(
     st.store
         .create_enrollment_code(checkpoint, &hash_code(&code), expires_at, t)
         .await?;
+    crate::audit::record(
+        &st,
+        caller.name(),
+        crate::audit::Action::EnrolmentCodeMade,
+        &format!("checkpoint:{}", checkpoint.0),
+        serde_json::json!({ "hours": hours }),
+    )
+    .await?;
     tracing::info!(checkpoint = %checkpoint, hours, "enrolment code issued");
     Ok((
         StatusCode::CREATED,
@@ -181,6 +189,14 @@ async fn enroll(
         .find(|c| c.id == device.checkpoint_id)
         .map(|c| c.name)
         .unwrap_or_default();
+    crate::audit::record(
+        &st,
+        &format!("device:{}", device.id.0),
+        crate::audit::Action::DeviceEnrolled,
+        &format!("device:{}", device.id.0),
+        serde_json::json!({ "checkpoint_id": device.checkpoint_id.0, "name": name }),
+    )
+    .await?;
     tracing::info!(device = %device.id, checkpoint = %device.checkpoint_id, "device enrolled");
     Ok((
         StatusCode::CREATED,
@@ -215,6 +231,14 @@ async fn revoke(
     let reason = required_name("reason", body.reason.as_deref(), 200)
         .map_err(|f| ApiError::Validation(vec![f]))?;
     let device = st.store.revoke_device(DeviceId(id), &reason, now()).await?;
+    crate::audit::record(
+        &st,
+        caller.name(),
+        crate::audit::Action::DeviceRevoked,
+        &format!("device:{id}"),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await?;
     tracing::info!(device = id, by = caller.name(), "device revoked");
     Ok(Json(device))
 }

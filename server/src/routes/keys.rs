@@ -58,6 +58,14 @@ async fn set_status(
     let status =
         status_change(body.status.as_deref()).map_err(|f| ApiError::Validation(vec![f]))?;
     st.store.set_issuer_key_status(KeyId(id), status).await?;
+    crate::audit::record(
+        &st,
+        caller.name(),
+        crate::audit::Action::KeyStatusChanged,
+        &format!("issuer_key:{id}"),
+        serde_json::json!({ "status": format!("{status:?}").to_lowercase() }),
+    )
+    .await?;
     tracing::warn!(
         key = id,
         ?status,

@@ -32,6 +32,8 @@ pub mod roles {
     pub const OPS: &[UserRole] = &[Ops];
     /// Reading pass data: the two bureaus.
     pub const PASS_READ: &[UserRole] = &[Ops, Transport];
+    /// The pass pages: the two bureaus, and enterprises (their own passes only).
+    pub const PASS_VIEW: &[UserRole] = &[Ops, Transport, Enterprise];
     /// The transport bureau's review pages (dashboard, exports, held vehicles).
     pub const TRANSPORT: &[UserRole] = &[Transport, Ops];
     /// Enterprise self-service.

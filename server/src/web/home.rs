@@ -23,7 +23,19 @@ const TASKS: &[(&str, &str, &str, Access)] = &[
         "/passes",
         crate::k!("home.passes"),
         crate::k!("home.passes_help"),
-        Access::Roles(roles::PASS_READ),
+        Access::Roles(roles::PASS_VIEW),
+    ),
+    (
+        "/applications",
+        crate::k!("home.applications"),
+        crate::k!("home.applications_help"),
+        Access::Roles(roles::APPLICATIONS),
+    ),
+    (
+        "/held",
+        crate::k!("home.held"),
+        crate::k!("home.held_help"),
+        Access::Roles(roles::TRANSPORT),
     ),
     (
         "/passes/import",

@@ -63,6 +63,11 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("i18n/en/applications.json"),
     ),
     (
+        "audit",
+        include_str!("i18n/zh/audit.json"),
+        include_str!("i18n/en/audit.json"),
+    ),
+    (
         "held",
         include_str!("i18n/zh/held.json"),
         include_str!("i18n/en/held.json"),

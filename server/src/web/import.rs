@@ -1112,6 +1112,15 @@ async fn process(
     }
     jobs.set(id, Phase::Saving { total });
     st.store.insert_passes(&records).await?;
+    let numbers: Vec<String> = records.iter().map(|r| r.number.to_string()).collect();
+    crate::audit::record(
+        st,
+        created_by,
+        crate::audit::Action::PassesImported,
+        &format!("import:{id}"),
+        serde_json::json!({ "count": records.len(), "numbers": numbers }),
+    )
+    .await?;
     Metrics::add(&st.metrics.passes_issued, records.len() as u64);
     tracing::info!(
         count = records.len(),

@@ -233,6 +233,14 @@ async fn set_status(
         }
     };
     st.store.set_issuer_key_status(KeyId(id), status).await?;
+    crate::audit::record(
+        &st,
+        &ctx.user()?.username,
+        crate::audit::Action::KeyStatusChanged,
+        &format!("issuer_key:{id}"),
+        serde_json::json!({ "status": format!("{status:?}").to_lowercase() }),
+    )
+    .await?;
     tracing::warn!(key = id, ?status, by = %ctx.user()?.username, "issuer key status changed from the console");
     let s = match status {
         KeyStatus::Compromised => "compromised",

@@ -27,7 +27,7 @@ const NAV: &[NavItem] = &[
     NavItem {
         href: "/passes",
         label: crate::k!("nav.passes"),
-        access: Access::Roles(roles::PASS_READ),
+        access: Access::Roles(roles::PASS_VIEW),
     },
     NavItem {
         href: "/passes/new",
@@ -67,6 +67,11 @@ const NAV: &[NavItem] = &[
     NavItem {
         href: "/keys",
         label: crate::k!("nav.keys"),
+        access: Access::Roles(roles::ADMIN),
+    },
+    NavItem {
+        href: "/audit",
+        label: crate::k!("nav.audit"),
         access: Access::Roles(roles::ADMIN),
     },
     NavItem {

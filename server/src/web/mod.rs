@@ -36,6 +36,7 @@ use crate::store::{Session, User, UserRole};
 pub mod access;
 pub mod applications;
 pub mod assets;
+pub mod audit;
 pub mod chart;
 pub mod dashboard;
 pub mod error;
@@ -103,6 +104,7 @@ pub fn pages() -> Vec<Page> {
     pages.extend(dashboard::pages());
     pages.extend(applications::pages());
     pages.extend(held::pages());
+    pages.extend(audit::pages());
     pages
 }
 

@@ -847,6 +847,14 @@ async fn enrolment_code(
     st.store
         .create_enrollment_code(c.id, &hash_code(&code), expires_at, t)
         .await?;
+    crate::audit::record(
+        &st,
+        &ctx.user()?.username,
+        crate::audit::Action::EnrolmentCodeMade,
+        &format!("checkpoint:{}", c.id.0),
+        serde_json::json!({ "hours": hours }),
+    )
+    .await?;
     tracing::info!(checkpoint = %c.id, hours, "enrolment code issued from the console");
     let command = format!(
         "passgate-checkpoint enroll --server {} --code {code}",
@@ -895,6 +903,14 @@ async fn device_revoke(
         Err(e) => localized(&ctx, e).message,
         Ok(reason) => match st.store.revoke_device(id, &reason, now()).await {
             Ok(_) => {
+                crate::audit::record(
+                    &st,
+                    &ctx.user()?.username,
+                    crate::audit::Action::DeviceRevoked,
+                    &format!("device:{}", id.0),
+                    serde_json::json!({ "reason": reason }),
+                )
+                .await?;
                 tracing::info!(device = %id, by = ?ctx.user.as_ref().map(|u| &u.username), "device revoked from the console");
                 return Ok(see_other(&format!(
                     "/checkpoints/{checkpoint}?done=revoked"

@@ -31,10 +31,6 @@ use crate::routes::passes::{NewPass, issue_pass, validate};
 use crate::state::{AppState, now};
 use crate::store::{Checkpoint, PassFilter, PassRecord, PassStatus, StoreError, UserRole};
 
-/// Who may open the pass list, a pass and its print page: the two bureaus and enterprises
-/// (their own passes only). Admin is always allowed.
-pub const PASS_PAGES: &[UserRole] = &[UserRole::Ops, UserRole::Transport, UserRole::Enterprise];
-
 /// Passes per page of the list.
 pub const PAGE_SIZE: u32 = 20;
 
@@ -43,14 +39,18 @@ pub const MAX_REASON_CHARS: usize = 200;
 
 pub fn pages() -> Vec<Page> {
     vec![
-        Page::get("/passes", Access::Roles(PASS_PAGES), get(list)),
+        Page::get("/passes", Access::Roles(roles::PASS_VIEW), get(list)),
         Page::get("/passes/new", Access::Roles(roles::OPS), get(new_form)),
         Page::post("/passes", Access::Roles(roles::OPS), post(issue)),
         Page::post("/passes/check", Access::Roles(roles::OPS), post(check)),
-        Page::get("/passes/{number}", Access::Roles(PASS_PAGES), get(detail)),
+        Page::get(
+            "/passes/{number}",
+            Access::Roles(roles::PASS_VIEW),
+            get(detail),
+        ),
         Page::get(
             "/passes/{number}/print",
-            Access::Roles(PASS_PAGES),
+            Access::Roles(roles::PASS_VIEW),
             get(print),
         ),
         Page::post(
@@ -968,6 +968,14 @@ async fn revoke(
         }
         Err(e) => return Err(e.into()),
     }
+    crate::audit::record(
+        &st,
+        &user.username,
+        crate::audit::Action::PassRevoked,
+        &format!("pass:{}", p.number),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await?;
     Metrics::add(&st.metrics.passes_revoked, 1);
     tracing::info!(number = %p.number, by = %user.username, "pass revoked in the console");
     Ok(see_other(&format!("/passes/{}?revoked=1", p.number)))

@@ -283,6 +283,14 @@ async fn create(
             };
             match st.store.create_user(&new, now()).await {
                 Ok(user) => {
+                    crate::audit::record(
+                        &st,
+                        &ctx.user()?.username,
+                        crate::audit::Action::UserCreated,
+                        &format!("user:{}", user.username),
+                        serde_json::json!({ "role": role.as_str(), "enterprise_id": user.enterprise_id.map(|e| e.0) }),
+                    )
+                    .await?;
                     tracing::info!(user = %user.username, role = role.as_str(), by = %ctx.user()?.username, "account created");
                     let intro = ctx.tf("users.created", &[("name", &user.username)]);
                     return Ok(password_page(
@@ -321,6 +329,14 @@ async fn reset_password(
     st.store
         .set_password(user.id, &hash_password(password.clone()).await?, true)
         .await?;
+    crate::audit::record(
+        &st,
+        &ctx.user()?.username,
+        crate::audit::Action::PasswordReset,
+        &format!("user:{}", user.username),
+        serde_json::json!({}),
+    )
+    .await?;
     tracing::info!(user = %user.username, by = %ctx.user()?.username, "password reset");
     let intro = ctx.tf("users.reset_done", &[("name", &user.username)]);
     Ok(password_page(
@@ -362,6 +378,14 @@ async fn set_active(
         return Err(WebError::Conflict(ctx.t("users.deactivate_self").into()));
     }
     st.store.set_user_active(user.id, active).await?;
+    crate::audit::record(
+        &st,
+        &ctx.user()?.username,
+        crate::audit::Action::UserChanged,
+        &format!("user:{}", user.username),
+        serde_json::json!({ "active": active }),
+    )
+    .await?;
     tracing::info!(user = %user.username, active, by = %ctx.user()?.username, "account activity changed");
     Ok(see_other(if active {
         "/users?done=activated"
