@@ -67,10 +67,28 @@ impl Driver {
         }
     }
 
-    /// A new headless browser window of `width` × `height` CSS pixels.
+    /// A new headless browser window of `width` × `height` CSS pixels. (Headless Chromium
+    /// does not make a window narrower than 500 pixels: use [`Driver::phone_session`] for a
+    /// phone.)
     pub fn session(&self, width: u32, height: u32) -> Result<Browser> {
+        self.new_session(width, height, None)
+    }
+
+    /// A new headless browser that emulates a phone whose screen is `width` × `height` CSS
+    /// pixels (390 × 844 for an iPhone 12–14): the page's viewport really is that wide,
+    /// with touch events and a mobile user agent.
+    pub fn phone_session(&self, width: u32, height: u32) -> Result<Browser> {
+        let mobile = json!({
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true },
+            "userAgent": "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 \
+                (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
+        });
+        self.new_session(width.max(500), height, Some(mobile))
+    }
+
+    fn new_session(&self, width: u32, height: u32, mobile: Option<Value>) -> Result<Browser> {
         let profile = tempfile::tempdir()?;
-        let caps = json!({
+        let mut caps = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
@@ -94,6 +112,9 @@ impl Driver {
                 }
             }
         });
+        if let Some(m) = mobile {
+            caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"]["mobileEmulation"] = m;
+        }
         let v: Value = self
             .http
             .post(format!("{}/session", self.base))
@@ -129,6 +150,13 @@ pub struct Browser {
 /// A found element.
 #[derive(Debug, Clone)]
 pub struct Element(String);
+
+impl Element {
+    /// This element as an argument of [`Browser::execute`].
+    pub fn arg(&self) -> Value {
+        json!({ ELEMENT_KEY: self.0 })
+    }
+}
 
 impl Browser {
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
@@ -281,6 +309,80 @@ impl Browser {
     pub fn select(&self, select_css: &str, value: &str) -> Result<()> {
         let option = self.find(&format!("{select_css} option[value=\"{value}\"]"))?;
         self.click(&option)
+    }
+
+    /// Elements matching `css` inside `parent` (e.g. the cells of one table row).
+    pub fn find_all_in(&self, parent: &Element, css: &str) -> Result<Vec<Element>> {
+        let v = self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/elements", parent.0),
+            Some(json!({ "using": "css selector", "value": css })),
+        )?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT_KEY].as_str().map(|s| Element(s.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The visible texts of the elements matching `css` inside `parent`, trimmed.
+    pub fn texts_in(&self, parent: &Element, css: &str) -> Result<Vec<String>> {
+        self.find_all_in(parent, css)?
+            .iter()
+            .map(|e| self.text(e).map(|t| t.trim().to_owned()))
+            .collect()
+    }
+
+    /// Whether a checkbox, radio button or option is checked/selected.
+    pub fn is_selected(&self, e: &Element) -> Result<bool> {
+        Ok(self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{}/selected", e.0),
+                None,
+            )?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// Run `script` in the page (WebDriver "execute/sync"; the page's CSP does not apply)
+    /// with `args` (see [`Element::arg`] to pass an element); what it returns.
+    pub fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// The current `value` property of a form control (what the form would submit).
+    pub fn value(&self, e: &Element) -> Result<String> {
+        Ok(self
+            .execute("return arguments[0].value;", vec![e.arg()])?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// Wait until the element matched by `css` shows `needle` in its text (a message next
+    /// to a field, say); its text is returned.
+    pub fn wait_for_text_in(&self, css: &str, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self
+                .find(css)
+                .and_then(|e| self.text(&e))
+                .unwrap_or_default();
+            if text.contains(needle) {
+                return Ok(text);
+            }
+            if Instant::now() > deadline {
+                bail!("{css} never showed {needle:?}; it shows {text:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn text(&self, e: &Element) -> Result<String> {
