@@ -172,7 +172,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Enrolment codes are short enough to guess at volume: limit attempts per client address.
+/// Enrolment codes are short enough to guess at volume: limit failed attempts per client
+/// address.
 async fn limit_enrolment(
     axum::extract::State(st): axum::extract::State<AppState>,
     req: axum::extract::Request,
@@ -184,9 +185,15 @@ async fn limit_enrolment(
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
-        if let Err(wait) = st.limits.enrolment.hit(&ratelimit::ip_key(ip)) {
+        let key = ratelimit::ip_key(ip);
+        if let Err(wait) = st.limits.enrolment.check(&key) {
             return error::ApiError::TooManyRequests(wait).into_response();
         }
+        let resp = next.run(req).await;
+        if resp.status().is_client_error() {
+            let _ = st.limits.enrolment.hit(&key);
+        }
+        return resp;
     }
     next.run(req).await
 }

@@ -27,6 +27,27 @@ impl Limiter {
         }
     }
 
+    /// `Err(seconds to wait)` when `key` has used up this window, without counting.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        if self.per_window == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        match counts.get(key) {
+            Some((start, n))
+                if now.duration_since(*start) < self.window && *n >= self.per_window =>
+            {
+                Err(self
+                    .window
+                    .saturating_sub(now.duration_since(*start))
+                    .as_secs()
+                    .max(1))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Count one request for `key`; `Err(seconds to wait)` when over the limit.
     pub fn hit(&self, key: &str) -> Result<(), u64> {
         if self.per_window == 0 {
@@ -54,7 +75,8 @@ impl Limiter {
 /// The server's limits.
 #[derive(Debug)]
 pub struct Limits {
-    /// `POST /devices/enroll` per client address.
+    /// Failed `POST /devices/enroll` attempts per client address (a rollout enrolling many
+    /// gates from one office is not limited; guessing codes is).
     pub enrolment: Limiter,
     /// Authenticated API requests per token.
     pub token: Limiter,
@@ -116,6 +138,17 @@ mod tests {
         for _ in 0..1000 {
             assert!(off.hit("a").is_ok());
         }
+    }
+
+    #[test]
+    fn check_does_not_count() {
+        let l = Limiter::new(2, Duration::from_secs(60));
+        for _ in 0..10 {
+            assert!(l.check("a").is_ok());
+        }
+        l.hit("a").unwrap();
+        l.hit("a").unwrap();
+        assert!(l.check("a").is_err());
     }
 
     #[test]

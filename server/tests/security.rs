@@ -65,8 +65,8 @@ async fn each_defence_answers_its_attack(db: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
 
-    // Guessing enrolment codes: after 10 attempts a minute, 429 with Retry-After (the
-    // oversized request above was the first).
+    // Guessing enrolment codes: after 10 failed attempts a minute, 429 with Retry-After (the
+    // oversized request above was the first failure).
     let mut statuses = Vec::new();
     for i in 0..11 {
         let r = c

@@ -11,10 +11,11 @@ use passgate_shared::{CheckpointId, EnterpriseId, KeyId, KeyStatus, UnixSeconds}
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::sql::{corrupt, get_bool, get_opt_u32, get_u32, get_u64, to_i64, unique_to_conflict};
+use super::sql::{
+    checkpoint_row, corrupt, enterprise_row, get_u32, get_u64, to_i64, unique_to_conflict,
+};
 use super::{
-    Checkpoint, CheckpointKind, Device, DeviceStatus, Enterprise, NewCheckpoint, SqlStore,
-    StoreError, StoreResult,
+    Checkpoint, Device, DeviceStatus, Enterprise, NewCheckpoint, SqlStore, StoreError, StoreResult,
 };
 
 /// One enterprise with what hangs off it.
@@ -73,26 +74,6 @@ pub trait OrgStore: Send + Sync {
     async fn issuer_key_rows(&self) -> StoreResult<Vec<IssuerKeyRow>>;
 }
 
-fn enterprise_of(r: &AnyRow) -> StoreResult<Enterprise> {
-    Ok(Enterprise {
-        id: EnterpriseId(get_u32(r, "id")?),
-        name: r.try_get("name")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-fn checkpoint_of(r: &AnyRow) -> StoreResult<Checkpoint> {
-    let kind: String = r.try_get("kind")?;
-    Ok(Checkpoint {
-        id: CheckpointId(get_u32(r, "id")?),
-        name: r.try_get("name")?,
-        kind: CheckpointKind::parse(&kind).ok_or_else(|| corrupt("checkpoint kind", &kind))?,
-        inside_zone: get_bool(r, "inside_zone")?,
-        enterprise_id: get_opt_u32(r, "enterprise_id")?.map(EnterpriseId),
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 fn device_sync_of(r: &AnyRow) -> StoreResult<DeviceSync> {
     let status: String = r.try_get("status")?;
     let version: Option<i64> = r.try_get("bundle_version")?;
@@ -145,7 +126,7 @@ impl OrgStore for SqlStore {
         rows.iter()
             .map(|r| {
                 Ok(EnterpriseSummary {
-                    enterprise: enterprise_of(r)?,
+                    enterprise: enterprise_row(r)?,
                     checkpoints: get_u64(r, "checkpoints")?,
                     active_passes: get_u64(r, "active_passes")?,
                 })
@@ -165,7 +146,7 @@ impl OrgStore for SqlStore {
             format!("an enterprise named {name:?} already exists")
         }))?;
         match row {
-            Some(r) => enterprise_of(&r),
+            Some(r) => enterprise_row(&r),
             None => Err(StoreError::NotFound("enterprise")),
         }
     }
@@ -178,7 +159,7 @@ impl OrgStore for SqlStore {
         .bind(i64::from(id.0))
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(checkpoint_of).transpose()
+        row.as_ref().map(checkpoint_row).transpose()
     }
 
     async fn update_checkpoint(
@@ -205,7 +186,7 @@ impl OrgStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        checkpoint_of(&row)
+        checkpoint_row(&row)
     }
 
     async fn device_syncs(&self, checkpoint: Option<CheckpointId>) -> StoreResult<Vec<DeviceSync>> {

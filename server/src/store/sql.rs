@@ -298,7 +298,7 @@ async fn bump_bundle_version(tx: &mut AnyConnection) -> StoreResult<()> {
     Ok(())
 }
 
-fn enterprise_row(r: &AnyRow) -> StoreResult<Enterprise> {
+pub(super) fn enterprise_row(r: &AnyRow) -> StoreResult<Enterprise> {
     Ok(Enterprise {
         id: EnterpriseId(get_u32(r, "id")?),
         name: r.try_get("name")?,
@@ -306,7 +306,7 @@ fn enterprise_row(r: &AnyRow) -> StoreResult<Enterprise> {
     })
 }
 
-fn checkpoint_row(r: &AnyRow) -> StoreResult<Checkpoint> {
+pub(super) fn checkpoint_row(r: &AnyRow) -> StoreResult<Checkpoint> {
     let kind: String = r.try_get("kind")?;
     Ok(Checkpoint {
         id: CheckpointId(get_u32(r, "id")?),

@@ -528,10 +528,21 @@ fn build(lang: Lang, data: &Data, id: &str) -> Option<DashTable> {
 }
 
 fn render_table(ctx: &Ctx, t: &DashTable) -> Markup {
+    // A column of numbers is right-aligned, its header too, so each count sits under its name.
+    let numeric: Vec<bool> = (0..t.table.headers.len())
+        .map(|j| {
+            t.table
+                .rows
+                .iter()
+                .any(|r| matches!(r.get(j), Some(Cell::Int(_) | Cell::Float(_))))
+        })
+        .collect();
     html! {
         div class="table-wrap" {
             table class="dash-table" {
-                thead { tr { @for hd in &t.table.headers { th scope="col" { (hd) } } } }
+                thead { tr { @for (j, hd) in t.table.headers.iter().enumerate() {
+                    th scope="col" class=[numeric.get(j).copied().unwrap_or(false).then_some("num")] { (hd) }
+                } } }
                 tbody {
                     @for (i, row) in t.table.rows.iter().enumerate() {
                         tr {
