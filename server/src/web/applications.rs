@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, NaiveDateTime, TimeZone};
+use chrono::DateTime;
 use maud::{Markup, html};
 use passgate_shared::{Cargo, EnterpriseId, PassClass};
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use super::access::{Access, roles};
 use super::layout::{
     Input, csrf_field, datetime, error_summary, field_message, notice, page, pager, select,
 };
+use super::passes::{PassForm, form_problems};
 use super::session::form_urlencoded_pairs;
 use super::{Ctx, Page, WebError, WebResult, see_other, urlencode};
 use crate::audit::{self, Action};
@@ -144,147 +145,27 @@ async fn load(st: &AppState, ctx: &Ctx, id: &str) -> WebResult<Application> {
     Ok(app)
 }
 
-/// A form post's fields, as typed (a repeated field, such as ticked checkpoints, keeps every
-/// value).
+/// A form post's fields, as typed: the pass fields, read and checked exactly as the pass
+/// form reads them ([`PassForm`]), and the applicant's note.
 #[derive(Debug, Default, Clone)]
 struct AppForm {
-    enterprise_id: String,
-    class: String,
-    plate: String,
-    driver: String,
-    co_driver: String,
-    driver_id_number: String,
-    origin: String,
-    destination: String,
-    checkpoints: Vec<String>,
-    cargo: String,
-    valid_from: String,
-    valid_until: String,
-    max_dwell_minutes: String,
+    pass: PassForm,
     note: String,
 }
 
 impl AppForm {
     fn parse(body: &[u8]) -> AppForm {
         let text = String::from_utf8_lossy(body);
-        let mut f = AppForm::default();
-        for (k, v) in form_urlencoded_pairs(&text) {
-            let v = v.trim().to_owned();
-            match k.as_str() {
-                "enterprise_id" => f.enterprise_id = v,
-                "class" => f.class = v,
-                "plate" => f.plate = v,
-                "driver" => f.driver = v,
-                "co_driver" => f.co_driver = v,
-                "driver_id_number" => f.driver_id_number = v,
-                "origin" => f.origin = v,
-                "destination" => f.destination = v,
-                "checkpoints" if !v.is_empty() => f.checkpoints.push(v),
-                "cargo" => f.cargo = v,
-                "valid_from" => f.valid_from = v,
-                "valid_until" => f.valid_until = v,
-                "max_dwell_minutes" => f.max_dwell_minutes = v,
-                "note" => f.note = v,
-                _ => {}
-            }
-        }
-        f
-    }
-
-    /// The pass request this form asks for, with the problems only the form can have (a
-    /// number that is not a number, a note too long).
-    fn to_new_pass(
-        &self,
-        ctx: &Ctx,
-        enterprise: Option<EnterpriseId>,
-    ) -> (NewPass, Vec<FieldError>) {
-        let mut errors = Vec::new();
-        let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let class = PassClass::parse(&self.class);
-        let enterprise_id = match enterprise {
-            Some(e) => Some(e.0),
-            None if self.enterprise_id.is_empty() => None,
-            None => match self.enterprise_id.parse::<u32>() {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        "enterprise_id",
-                        ctx.t("applications.bad_choice"),
-                    ));
-                    None
-                }
-            },
-        };
-        let checkpoints = if class == Some(PassClass::LongHaul) && !self.checkpoints.is_empty() {
-            let mut ids = Vec::new();
-            for c in &self.checkpoints {
-                match c.parse::<u32>() {
-                    Ok(id) => ids.push(id),
-                    Err(_) => errors.push(FieldError::new(
-                        "checkpoints",
-                        ctx.t("applications.bad_choice"),
-                    )),
-                }
-            }
-            Some(ids)
-        } else {
-            None
-        };
-        let max_dwell_minutes =
-            if class == Some(PassClass::LoadUnloadLeave) && !self.max_dwell_minutes.is_empty() {
-                match self.max_dwell_minutes.parse::<u32>() {
-                    Ok(m) => Some(m),
-                    Err(_) => {
-                        errors.push(FieldError::new(
-                            "max_dwell_minutes",
-                            ctx.t("applications.bad_number"),
-                        ));
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-        if self.note.chars().count() > MAX_TEXT {
-            errors.push(FieldError::new(
-                "note",
-                ctx.tf("applications.too_long", &[("max", &MAX_TEXT)]),
-            ));
-        }
-        let body = NewPass {
-            class: opt(&self.class),
-            plate: opt(&self.plate),
-            driver: opt(&self.driver),
-            co_driver: opt(&self.co_driver),
-            driver_id_number: opt(&self.driver_id_number),
-            enterprise_id,
-            origin: opt(&self.origin),
-            destination: opt(&self.destination),
-            checkpoints,
-            cargo: opt(&self.cargo),
-            valid_from: opt(&local_to_rfc3339(&self.valid_from)),
-            valid_until: opt(&local_to_rfc3339(&self.valid_until)),
-            max_dwell_minutes,
-        };
-        (body, errors)
-    }
-}
-
-/// A time from a `datetime-local` input (`2026-12-01T08:00`, Beijing time) as RFC 3339;
-/// RFC 3339 text is kept; anything else is returned as it is, for the validation to name.
-pub fn local_to_rfc3339(s: &str) -> String {
-    if s.is_empty() || DateTime::parse_from_rfc3339(s).is_ok() {
-        return s.to_owned();
-    }
-    let tz = chrono::FixedOffset::east_opt(passgate_shared::time::LOCAL_OFFSET_SECONDS);
-    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let (Ok(naive), Some(tz)) = (NaiveDateTime::parse_from_str(s, fmt), tz)
-            && let Some(t) = tz.from_local_datetime(&naive).single()
-        {
-            return t.to_rfc3339();
+        let note = form_urlencoded_pairs(&text)
+            .into_iter()
+            .find(|(k, _)| k == "note")
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default();
+        AppForm {
+            pass: PassForm::parse(&text),
+            note,
         }
     }
-    s.to_owned()
 }
 
 /// RFC 3339 as a `datetime-local` value (Beijing time), for showing a stored time again.
@@ -306,30 +187,31 @@ fn localized(ctx: &Ctx, errors: Vec<FieldError>) -> Vec<FieldError> {
         .collect()
 }
 
-/// Validate a form: `Ok` with the pass request, or every bad field in the reader's language.
+/// Validate a form with the pass form's rules: `Ok` with the pass request, or every bad field
+/// in the reader's language. An enterprise account's own enterprise replaces whatever the
+/// form says.
 async fn check_form(
     st: &AppState,
     ctx: &Ctx,
     form: &AppForm,
     enterprise: Option<EnterpriseId>,
 ) -> WebResult<Result<NewPass, Vec<FieldError>>> {
-    let (body, mut errors) = form.to_new_pass(ctx, enterprise);
-    match validate(st, &body, now()).await {
-        Ok(_) => {}
-        Err(ApiError::Validation(found)) => {
-            for e in found {
-                if !errors.iter().any(|x| x.field == e.field) {
-                    errors.push(e);
-                }
-            }
-        }
-        Err(e) => return Err(e.into()),
+    let mut pass = form.pass.clone();
+    if let Some(e) = enterprise {
+        pass.enterprise_id = e.0.to_string();
     }
-    if errors.is_empty() {
-        Ok(Ok(body))
+    let (body, mut errors) = form_problems(st, ctx.lang, &pass).await?;
+    if form.note.chars().count() > MAX_TEXT {
+        errors.push(FieldError::new(
+            "note",
+            ctx.tf("applications.too_long", &[("max", &MAX_TEXT)]),
+        ));
+    }
+    Ok(if errors.is_empty() {
+        Ok(body)
     } else {
-        Ok(Err(localized(ctx, errors)))
-    }
+        Err(errors)
+    })
 }
 
 fn class_options(ctx: &Ctx) -> Vec<(String, String)> {
@@ -393,38 +275,38 @@ async fn render_form(
                     }
                     None => {
                         (select(ctx, "enterprise_id", ctx.t("applications.field.enterprise"),
-                            &enterprise_options, &form.enterprise_id, true, errors))
+                            &enterprise_options, &form.pass.enterprise_id, true, errors))
                     }
                 }
                 div class="grid2" {
                     (select(ctx, "class", ctx.t("applications.field.class"),
-                        &class_options(ctx), &form.class, true, errors))
+                        &class_options(ctx), &form.pass.class, true, errors))
                     (select(ctx, "cargo", ctx.t("applications.field.cargo"),
-                        &cargo_options(ctx), &form.cargo, true, errors))
-                    (Input::text("plate", ctx.t("applications.field.plate"), &form.plate)
+                        &cargo_options(ctx), &form.pass.cargo, true, errors))
+                    (Input::text("plate", ctx.t("applications.field.plate"), &form.pass.plate)
                         .required().hint(ctx.t("applications.hint.plate")).render(ctx, errors))
-                    (Input::text("driver", ctx.t("applications.field.driver"), &form.driver)
+                    (Input::text("driver", ctx.t("applications.field.driver"), &form.pass.driver)
                         .required().render(ctx, errors))
-                    (Input::text("co_driver", ctx.t("applications.field.co_driver"), &form.co_driver)
+                    (Input::text("co_driver", ctx.t("applications.field.co_driver"), &form.pass.co_driver)
                         .render(ctx, errors))
                     (Input::text("driver_id_number", ctx.t("applications.field.driver_id_number"),
-                        &form.driver_id_number)
+                        &form.pass.driver_id_number)
                         .hint(ctx.t("applications.hint.driver_id_number")).render(ctx, errors))
-                    (Input::text("origin", ctx.t("applications.field.origin"), &form.origin)
+                    (Input::text("origin", ctx.t("applications.field.origin"), &form.pass.origin)
                         .required().hint(ctx.t("applications.hint.division")).render(ctx, errors))
                     (Input::text("destination", ctx.t("applications.field.destination"),
-                        &form.destination)
+                        &form.pass.destination)
                         .required().hint(ctx.t("applications.hint.division")).render(ctx, errors))
                     (Input::text("valid_from", ctx.t("applications.field.valid_from"),
-                        &rfc3339_to_local(&form.valid_from))
+                        &rfc3339_to_local(&form.pass.valid_from))
                         .kind("datetime-local").required().render(ctx, errors))
                     (Input::text("valid_until", ctx.t("applications.field.valid_until"),
-                        &rfc3339_to_local(&form.valid_until))
+                        &rfc3339_to_local(&form.pass.valid_until))
                         .kind("datetime-local").required().render(ctx, errors))
                 }
                 div data-show-when="class=load_unload_leave" {
                     (Input::text("max_dwell_minutes", ctx.t("applications.field.max_dwell_minutes"),
-                        &form.max_dwell_minutes)
+                        &form.pass.max_dwell_minutes)
                         .kind("number").hint(ctx.t("applications.hint.max_dwell")).render(ctx, errors))
                 }
                 fieldset id="f-checkpoints" data-show-when="class=long_haul"
@@ -437,7 +319,7 @@ async fn render_form(
                         @let v = c.id.0.to_string();
                         label class="flow-check" {
                             input type="checkbox" name="checkpoints" value=(v)
-                                checked[form.checkpoints.contains(&v)];
+                                checked[form.pass.checkpoints.contains(&v)];
                             " " (c.name)
                         }
                     }
@@ -483,15 +365,15 @@ async fn create(State(st): State<AppState>, ctx: Ctx, body: Bytes) -> WebResult<
         enterprise_id: EnterpriseId(pass.enterprise_id.unwrap_or_default()),
         applicant_id: user.id,
         applicant_name: user.display_name.clone(),
-        class: form.class.clone(),
-        plate: form.plate.clone(),
-        driver: form.driver.clone(),
+        class: pass.class.clone().unwrap_or_default(),
+        plate: pass.plate.clone().unwrap_or_default(),
+        driver: pass.driver.clone().unwrap_or_default(),
         co_driver: pass.co_driver.clone(),
         driver_id_number: pass.driver_id_number.clone(),
-        origin: form.origin.clone(),
-        destination: form.destination.clone(),
+        origin: pass.origin.clone().unwrap_or_default(),
+        destination: pass.destination.clone().unwrap_or_default(),
         checkpoints: pass.checkpoints.clone().unwrap_or_default(),
-        cargo: form.cargo.clone(),
+        cargo: pass.cargo.clone().unwrap_or_default(),
         valid_from: pass.valid_from.clone().unwrap_or_default(),
         valid_until: pass.valid_until.clone().unwrap_or_default(),
         max_dwell_minutes: pass.max_dwell_minutes,
@@ -915,16 +797,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_times_become_beijing_rfc3339() {
-        assert_eq!(
-            local_to_rfc3339("2026-12-01T08:00"),
-            "2026-12-01T08:00:00+08:00"
-        );
-        assert_eq!(
-            local_to_rfc3339("2026-12-01T08:00:00+08:00"),
-            "2026-12-01T08:00:00+08:00"
-        );
-        assert_eq!(local_to_rfc3339("tomorrow"), "tomorrow");
+    fn stored_times_show_as_beijing_local_input() {
         assert_eq!(
             rfc3339_to_local("2026-12-01T08:00:00+08:00"),
             "2026-12-01T08:00"

@@ -553,7 +553,7 @@ impl PassForm {
 
 /// Every problem of a form: what the form could not read, then what the shared rules say
 /// about the rest (one message per field, in the reader's language), and the request.
-async fn form_problems(
+pub(super) async fn form_problems(
     st: &AppState,
     lang: Lang,
     form: &PassForm,
