@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::access::{Access, roles};
 use super::layout::{
-    Input, csrf_field, datetime, error_summary, field_message, notice, page, pager, select,
+    Input, csrf_field, datetime, error_summary, localized_all, notice, page, pager, select,
 };
 use super::passes::{PassForm, form_problems};
 use super::session::form_urlencoded_pairs;
@@ -174,17 +174,6 @@ fn rfc3339_to_local(s: &str) -> String {
         Ok(t) => datetime(t.timestamp()).replace(' ', "T"),
         Err(_) => s.to_owned(),
     }
-}
-
-/// Turn validation errors into the reader's language.
-fn localized(ctx: &Ctx, errors: Vec<FieldError>) -> Vec<FieldError> {
-    errors
-        .into_iter()
-        .map(|e| FieldError {
-            message: field_message(ctx.lang, &e.message).to_owned(),
-            field: e.field,
-        })
-        .collect()
 }
 
 /// Validate a form with the pass form's rules: `Ok` with the pass request, or every bad field
@@ -699,7 +688,7 @@ async fn approve(
     match validate(&st, &body, now()).await {
         Ok(_) => {}
         Err(ApiError::Validation(errors)) => {
-            return unprocessable(&st, &ctx, &app, &localized(&ctx, errors), "").await;
+            return unprocessable(&st, &ctx, &app, &localized_all(ctx.lang, errors), "").await;
         }
         Err(e) => return Err(e.into()),
     }
@@ -715,7 +704,7 @@ async fn approve(
             st.store.release_application(claimed.id).await?;
             return match e {
                 ApiError::Validation(errors) => {
-                    unprocessable(&st, &ctx, &app, &localized(&ctx, errors), "").await
+                    unprocessable(&st, &ctx, &app, &localized_all(ctx.lang, errors), "").await
                 }
                 other => Err(other.into()),
             };

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::access::{Access, roles};
-use super::layout::{csrf_field, datetime, error_summary, field_message, notice, page};
+use super::layout::{csrf_field, datetime, error_summary, localized, notice, page};
 use super::{Ctx, Page, WebError, WebResult, see_other};
 use crate::error::FieldError;
 use crate::routes::keys::status_change;
@@ -227,7 +227,7 @@ async fn set_status(
     let status = match status_change(Some(&f.status)) {
         Ok(s) => s,
         Err(e) => {
-            let e = FieldError::new(&e.field, field_message(ctx.lang, &e.message));
+            let e = localized(ctx.lang, e);
             let markup = render(&st, &ctx, &[e], None).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, markup).into_response());
         }

@@ -363,6 +363,20 @@ pub fn field_message(lang: Lang, message: &str) -> &str {
     }
 }
 
+/// A field error with its message in `lang` (see [`field_message`]).
+pub fn localized(lang: Lang, e: FieldError) -> FieldError {
+    let message = field_message(lang, &e.message).to_owned();
+    FieldError {
+        field: e.field,
+        message,
+    }
+}
+
+/// Every field error in `lang`.
+pub fn localized_all(lang: Lang, errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors.into_iter().map(|e| localized(lang, e)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,9 +18,7 @@ use passgate_shared::{CheckpointId, EnterpriseId};
 use serde::Deserialize;
 
 use super::access::{Access, roles};
-use super::layout::{
-    Input, csrf_field, datetime, error_summary, field_message, notice, page, select,
-};
+use super::layout::{Input, csrf_field, datetime, error_summary, localized, notice, page, select};
 use super::{Ctx, Page, WebError, WebResult, see_other};
 use crate::error::FieldError;
 use crate::routes::devices::{CODE_HOURS, hash_code, new_code_text};
@@ -62,12 +60,6 @@ const CODE_LIFETIMES: [u32; 4] = [2, 24, 72, 168];
 /// A path id; anything that is not one is a page that does not exist.
 fn path_id(raw: &str, what: &'static str) -> WebResult<u32> {
     raw.trim().parse().map_err(|_| WebError::NotFound(what))
-}
-
-/// A shared rule's bilingual message, in the reader's language.
-fn localized(ctx: &Ctx, e: FieldError) -> FieldError {
-    let message = field_message(ctx.lang, &e.message).to_owned();
-    FieldError::new(&e.field, message)
 }
 
 fn invalid(markup: Markup) -> Response {
@@ -216,7 +208,7 @@ async fn enterprise_create(
             return Ok(invalid(render_enterprise_new(
                 &ctx,
                 &form.name,
-                &[localized(&ctx, e)],
+                &[localized(ctx.lang, e)],
             )));
         }
     };
@@ -304,7 +296,7 @@ async fn enterprise_edit(
 ) -> WebResult<Response> {
     let id = path_id(&id, "enterprise")?;
     let error = match required_name("name", Some(&form.name), NAME_MAX) {
-        Err(e) => localized(&ctx, e),
+        Err(e) => localized(ctx.lang, e),
         Ok(name) => match st.store.rename_enterprise(EnterpriseId(id), &name).await {
             Ok(_) => return Ok(see_other(&format!("/enterprises/{id}?done=saved"))),
             Err(e) => enterprise_name_error(&ctx, e)?,
@@ -499,7 +491,7 @@ async fn check_checkpoint(
     let name = match required_name("name", Some(&f.name), NAME_MAX) {
         Ok(n) => Some(n),
         Err(e) => {
-            errors.push(localized(ctx, e));
+            errors.push(localized(ctx.lang, e));
             None
         }
     };
@@ -900,7 +892,7 @@ async fn device_revoke(
     };
     let checkpoint = device.checkpoint_id.0;
     let refused = match required_name("reason", Some(&f.reason), REASON_MAX) {
-        Err(e) => localized(&ctx, e).message,
+        Err(e) => localized(ctx.lang, e).message,
         Ok(reason) => match st.store.revoke_device(id, &reason, now()).await {
             Ok(_) => {
                 crate::audit::record(

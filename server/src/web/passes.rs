@@ -20,7 +20,7 @@ use passgate_shared::{Cargo, EnterpriseId, Lang, PassClass, PassNumber};
 use super::access::{Access, roles};
 use super::i18n::tr;
 use super::layout::{
-    Input, csrf_field, datetime, error_summary, field_error, field_message, notice, page, pager,
+    Input, csrf_field, datetime, error_summary, field_error, localized_all, notice, page, pager,
     select, trusted,
 };
 use super::session::form_urlencoded_pairs;
@@ -135,17 +135,6 @@ fn status_badge(ctx: &Ctx, shown: Shown) -> Markup {
 
 fn class_badge(ctx: &Ctx, class: PassClass) -> Markup {
     html! { span class={ "badge class-" (class.as_str()) } { (ctx.t(class_key(class))) } }
-}
-
-/// Field errors in the reader's language (the shared rules write `English / 中文`).
-fn localized(lang: Lang, errors: Vec<FieldError>) -> Vec<FieldError> {
-    errors
-        .into_iter()
-        .map(|e| FieldError {
-            message: field_message(lang, &e.message).to_owned(),
-            field: e.field,
-        })
-        .collect()
 }
 
 /// A `datetime-local` value (`2026-12-01T08:00`) for an instant, in Beijing time.
@@ -562,7 +551,7 @@ pub(super) async fn form_problems(
     match validate(st, &new, now()).await {
         Ok(_) => {}
         Err(ApiError::Validation(fields)) => {
-            for e in localized(lang, fields) {
+            for e in localized_all(lang, fields) {
                 if !errors.iter().any(|known| known.field == e.field) {
                     errors.push(e);
                 }
@@ -728,7 +717,7 @@ async fn issue(State(st): State<AppState>, ctx: Ctx, body: String) -> WebResult<
                 Metrics::add(&st.metrics.passes_issued, 1);
                 return Ok(see_other(&format!("/passes/{}?issued=1", record.number)));
             }
-            Err(ApiError::Validation(fields)) => localized(ctx.lang, fields),
+            Err(ApiError::Validation(fields)) => localized_all(ctx.lang, fields),
             Err(other) => return Err(other.into()),
         }
     } else {
@@ -953,7 +942,7 @@ async fn revoke(
     ) {
         Ok(r) => r,
         Err(e) => {
-            let errors = localized(ctx.lang, vec![e]);
+            let errors = localized_all(ctx.lang, vec![e]);
             let markup = render_detail(&st, &ctx, &p, Banner::None, &reason_raw, &errors).await?;
             return Ok(with_status(markup, StatusCode::UNPROCESSABLE_ENTITY));
         }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::access::{Access, roles};
 use super::layout::{
-    Input, csrf_field, datetime, error_summary, field_message, notice, page, role_key, select,
+    Input, csrf_field, datetime, error_summary, localized, notice, page, role_key, select,
 };
 use super::session::{hash_password, new_password};
 use super::{Ctx, Page, WebError, WebResult, see_other};
@@ -214,10 +214,7 @@ async fn check_new_user(
         .map_err(|key| errors.push(FieldError::new("username", ctx.t(key))))
         .ok();
     let display = required_name("display_name", Some(&f.display_name), 50)
-        .map_err(|e| {
-            let m = field_message(ctx.lang, &e.message).to_owned();
-            errors.push(FieldError::new("display_name", m));
-        })
+        .map_err(|e| errors.push(localized(ctx.lang, e)))
         .ok();
     let role = UserRole::parse(f.role.trim());
     if role.is_none() {
