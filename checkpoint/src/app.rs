@@ -500,6 +500,20 @@ pub async fn override_scan(
     .await
 }
 
+/// What a finished sync did, for people (the `sync` command and the gate screen).
+pub fn sync_summary_text(s: &sync::SyncSummary, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => format!(
+            "同步完成：上传记录 {} 条（新存 {}，重复 {}），信任数据版本 {}",
+            s.uploaded, s.stored, s.duplicates, s.bundle_version
+        ),
+        Lang::En => format!(
+            "Sync done: uploaded {} records ({} stored, {} duplicates), bundle version {}",
+            s.uploaded, s.stored, s.duplicates, s.bundle_version
+        ),
+    }
+}
+
 /// `sync`: upload unsent records, then refresh the bundle.
 pub async fn sync(common: &Common, out: &mut dyn Write) -> Result<sync::SyncSummary> {
     let s = with_store(&common.data_dir, async |store| {
@@ -520,16 +534,7 @@ pub async fn sync(common: &Common, out: &mut dyn Write) -> Result<sync::SyncSumm
         })
         .to_string()
     } else {
-        match common.lang {
-            Lang::Zh => format!(
-                "同步完成：上传记录 {} 条（新存 {}，重复 {}），信任数据版本 {}",
-                s.uploaded, s.stored, s.duplicates, s.bundle_version
-            ),
-            Lang::En => format!(
-                "Sync done: uploaded {} records ({} stored, {} duplicates), bundle version {}",
-                s.uploaded, s.stored, s.duplicates, s.bundle_version
-            ),
-        }
+        sync_summary_text(&s, common.lang)
     };
     write_line(out, &text)?;
     Ok(s)

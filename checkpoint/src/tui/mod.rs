@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event};
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
-use passgate_shared::Lang;
 use passgate_shared::record::Observations;
 use passgate_shared::sync::Direction;
 use ratatui::Terminal;
@@ -168,19 +167,6 @@ fn spawn_reader(
             }
         }
     });
-}
-
-fn sync_text(s: &sync::SyncSummary, lang: Lang) -> String {
-    match lang {
-        Lang::Zh => format!(
-            "同步完成：上传 {} 条（新存 {}，重复 {}），信任数据版本 {}",
-            s.uploaded, s.stored, s.duplicates, s.bundle_version
-        ),
-        Lang::En => format!(
-            "Sync done: uploaded {} ({} stored, {} duplicates), bundle version {}",
-            s.uploaded, s.stored, s.duplicates, s.bundle_version
-        ),
-    }
 }
 
 /// The loop's working parts.
@@ -348,7 +334,7 @@ async fn run_with_store(common: &Common, options: &GateOptions, store: &Store) -
             done = sync_finished(&mut session.sync_task) => {
                 session.sync_task = None;
                 let result = match done {
-                    Ok(Ok(s)) => Ok(sync_text(&s, common.lang)),
+                    Ok(Ok(s)) => Ok(app::sync_summary_text(&s, common.lang)),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
