@@ -42,12 +42,10 @@ struct Cli {
 }
 
 /// Who scans and the "two codes one pass" (两码一证) checks, recorded with every scan.
-#[derive(Debug, Clone, Args)]
-struct ScanArgs {
-    /// in (进) or out (出).
-    #[arg(long, default_value = "in", value_parser = parse_direction)]
-    direction: Direction,
-    /// The guard's id (查验人), recorded with each scan.
+/// Shared by `verify`, `scan` and the gate screen.
+#[derive(Debug, Clone, Default, Args)]
+struct CheckArgs {
+    /// The guard's id (查验人), recorded with each scan and override.
     #[arg(long = "guard", env = "PASSGATE_GUARD_ID")]
     guard: Option<String>,
     /// Health code colour seen: green|yellow|red (绿/黄/红).
@@ -62,12 +60,9 @@ struct ScanArgs {
     /// Temperature: ok|high (正常/异常).
     #[arg(long, value_parser = parse_temperature)]
     temperature: Option<bool>,
-    /// Print one JSON object per line instead of text for people.
-    #[arg(long)]
-    json: bool,
 }
 
-impl ScanArgs {
+impl CheckArgs {
     fn meta(&self) -> Result<ScanMeta, CheckpointError> {
         Ok(ScanMeta {
             guard_id: self
@@ -85,27 +80,33 @@ impl ScanArgs {
     }
 }
 
+/// How `verify` and `scan` record and print a scan.
+#[derive(Debug, Clone, Args)]
+struct ScanArgs {
+    /// in (进) or out (出).
+    #[arg(long, default_value = "in", value_parser = parse_direction)]
+    direction: Direction,
+    #[command(flatten)]
+    checks: CheckArgs,
+    /// Print one JSON object per line instead of text for people.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ScanArgs {
+    fn meta(&self) -> Result<ScanMeta, CheckpointError> {
+        self.checks.meta()
+    }
+}
+
 /// The gate screen's starting values; unset ones come from DATA_DIR/gate-defaults.json.
 #[derive(Debug, Clone, Args)]
 struct GateArgs {
     /// in (进) or out (出); default: the saved default, else in.
     #[arg(long, value_parser = parse_direction)]
     direction: Option<Direction>,
-    /// The guard's id (查验人), recorded with each scan and override.
-    #[arg(long = "guard", env = "PASSGATE_GUARD_ID")]
-    guard: Option<String>,
-    /// Health code colour: green|yellow|red (绿/黄/红).
-    #[arg(long, value_parser = parse_health)]
-    health: Option<HealthCode>,
-    /// Itinerary card checked and normal: yes|no (是/否).
-    #[arg(long, value_parser = parse_yes_no)]
-    itinerary: Option<bool>,
-    /// Negative nucleic-acid test within 48 hours seen: yes|no.
-    #[arg(long = "test-48h", value_parser = parse_yes_no)]
-    test_48h: Option<bool>,
-    /// Temperature: ok|high (正常/异常).
-    #[arg(long, value_parser = parse_temperature)]
-    temperature: Option<bool>,
+    #[command(flatten)]
+    checks: CheckArgs,
     /// Seconds within which the same pass scanned again in the same direction is not a
     /// second scan (a scanner's double read); 0 to record every scan.
     #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
@@ -114,19 +115,11 @@ struct GateArgs {
 
 impl GateArgs {
     fn options(&self) -> Result<GateOptions, CheckpointError> {
+        let meta = self.checks.meta()?;
         Ok(GateOptions {
             direction: self.direction,
-            guard: self
-                .guard
-                .as_deref()
-                .map(|g| check_person_id(g, "the guard id"))
-                .transpose()?,
-            observations: Observations {
-                health_code: self.health,
-                itinerary_ok: self.itinerary,
-                negative_test_48h: self.test_48h,
-                temperature_ok: self.temperature,
-            },
+            guard: meta.guard_id,
+            observations: meta.observations,
             repeat_window: Duration::from_secs_f64(self.repeat_window),
             ..GateOptions::default()
         })
@@ -333,11 +326,10 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
                 .filter(|g| !g.is_empty());
             let args = GateArgs {
                 direction: None,
-                guard,
-                health: None,
-                itinerary: None,
-                test_48h: None,
-                temperature: None,
+                checks: CheckArgs {
+                    guard,
+                    ..CheckArgs::default()
+                },
                 repeat_window: 3.0,
             };
             tui::run(&common(false), &args.options()?).await?;
