@@ -448,6 +448,11 @@ async fn pages_switch_language_and_carry_security_headers(db: TestDb) {
             refused.text()
         );
     }
+    // The stylesheet needs no session: it is served without one and sets no cookie.
+    let css = c.get(None, "/static/console.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.content_type.starts_with("text/css"));
+    assert!(css.set_cookies.is_empty(), "{:?}", css.set_cookies);
     // A redirect elsewhere is not followed.
     let evil = c.get(None, "/lang/en?next=//evil.example").await;
     assert_eq!(evil.location.as_deref(), Some("/"));

@@ -127,9 +127,11 @@ pub fn router(state: AppState) -> Router<AppState> {
     for (path, handler) in by_path {
         router = router.route(path, handler);
     }
+    // The stylesheet and script need no session: they are merged after the layer, so
+    // fetching them costs no session lookup.
     router
-        .merge(assets::router())
         .layer(axum::middleware::from_fn_with_state(state, load_ctx))
+        .merge(assets::router())
 }
 
 /// What every console handler knows about the request.
