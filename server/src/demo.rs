@@ -202,6 +202,7 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
             valid_from: Some(from.clone()),
             valid_until: Some(until.clone()),
             max_dwell_minutes: (class == PassClass::LoadUnloadLeave).then_some(120),
+            crew_phone: (i % 2 == 1).then(|| format!("1370371{i:04}")),
             ..NewPass::default()
         };
         passes.push(issue_pass(st, &body, "demo").await.map_err(demo_err)?);

@@ -8,6 +8,12 @@
 //! and the cipher XChaCha20-Poly1305 with the file name as associated data, so a file
 //! renamed to stand for another key does not decrypt. New files are written encrypted when
 //! there is a passphrase; `passgate-server keys encrypt` converts existing plain files.
+//!
+//! A running server holds its keys in [`Keys`]: the ring read from the directory, replaced
+//! whole when an administrator rotates the issuer key ([`Keys::create_issuer_key`]) or when
+//! the store names a key this instance has not read yet (a peer sharing the directory made
+//! it): [`Keys::issuer_key`] then reads the directory again. Which issuer key signs new
+//! passes is decided by the store, not by the files (see `crate::signing`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -39,6 +45,8 @@ pub enum KeyError {
         "key file {0} does not decrypt with this passphrase (wrong passphrase, or the file was altered or renamed)"
     )]
     Decrypt(PathBuf),
+    #[error("every issuer key number up to 255 is used; no new issuer key can be made")]
+    Exhausted,
 }
 
 /// The passphrase that protects key files at rest. Its text is never shown.
@@ -76,78 +84,90 @@ fn derive(pass: &Passphrase, salt: &[u8]) -> Result<[u8; 32], KeyError> {
     Ok(out)
 }
 
+/// Seal `msg` with XChaCha20-Poly1305 under `key`, binding `aad`: `NONCE:CIPHERTEXT` in hex
+/// (a fresh random nonce each time). The one AEAD of the server: key files and personal data
+/// kept encrypted in the database both use it.
+pub fn seal(key: &[u8; 32], aad: &[u8], msg: &[u8]) -> Result<String, KeyError> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let nonce = &random_bytes()?[..24];
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    let sealed = cipher
+        .encrypt(
+            nonce
+                .try_into()
+                .map_err(|_| KeyError::Random("nonce length".into()))?,
+            Payload { msg, aad },
+        )
+        .map_err(|_| KeyError::Random("encryption failed".into()))?;
+    Ok(format!("{}:{}", hex::encode(nonce), hex::encode(sealed)))
+}
+
+/// Open what [`seal`] made with the same `key` and `aad`; `None` if the text is not such a
+/// seal or was altered, or the key or `aad` differ.
+pub fn open_sealed(key: &[u8; 32], aad: &[u8], text: &str) -> Option<Vec<u8>> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let (nonce, sealed) = text.trim().split_once(':')?;
+    let nonce = hex::decode(nonce).ok()?;
+    let sealed = hex::decode(sealed).ok()?;
+    if nonce.len() != 24 {
+        return None;
+    }
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    cipher
+        .decrypt(
+            nonce.as_slice().try_into().ok()?,
+            Payload { msg: &sealed, aad },
+        )
+        .ok()
+}
+
 /// The text of a key file holding `seed`: hex, or encrypted under `pass`.
 fn key_file_text(
     path: &Path,
     seed: &[u8; 32],
     pass: Option<&Passphrase>,
 ) -> Result<String, KeyError> {
-    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
     let Some(pass) = pass else {
         return Ok(format!("{}\n", hex::encode(seed)));
     };
     let salt = &random_bytes()?[..16];
-    let nonce = &random_bytes()?[..24];
     let key = derive(pass, salt)?;
-    let cipher = chacha20poly1305::XChaCha20Poly1305::new((&key).into());
-    let aad = file_label(path);
-    let sealed = cipher
-        .encrypt(
-            nonce
-                .try_into()
-                .map_err(|_| KeyError::Decrypt(path.to_owned()))?,
-            Payload {
-                msg: seed,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| KeyError::Decrypt(path.to_owned()))?;
+    let sealed = seal(&key, &file_label(path), seed)?;
     Ok(format!(
-        "{ENCRYPTED_PREFIX}{}:{}:{}\n",
-        hex::encode(salt),
-        hex::encode(nonce),
-        hex::encode(sealed)
+        "{ENCRYPTED_PREFIX}{}:{sealed}\n",
+        hex::encode(salt)
     ))
 }
 
 fn decrypt_seed(path: &Path, text: &str, pass: Option<&Passphrase>) -> Result<[u8; 32], KeyError> {
-    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
     let pass = pass.ok_or_else(|| KeyError::NeedPassphrase(path.to_owned()))?;
     let format = || KeyError::Format(path.to_owned());
-    let mut parts = text.split(':');
-    let (Some(salt), Some(nonce), Some(sealed), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(format());
-    };
+    let (salt, sealed) = text.split_once(':').ok_or_else(format)?;
     let salt = hex::decode(salt).map_err(|_| format())?;
-    let nonce = hex::decode(nonce).map_err(|_| format())?;
-    let sealed = hex::decode(sealed).map_err(|_| format())?;
-    if salt.len() != 16 || nonce.len() != 24 {
+    let (nonce, ciphertext) = sealed.split_once(':').ok_or_else(format)?;
+    let nonce_ok = hex::decode(nonce).is_ok_and(|n| n.len() == 24);
+    if salt.len() != 16 || !nonce_ok || hex::decode(ciphertext).is_err() {
         return Err(format());
     }
     let key = derive(pass, &salt)?;
-    let cipher = chacha20poly1305::XChaCha20Poly1305::new((&key).into());
-    let aad = file_label(path);
-    let seed = cipher
-        .decrypt(
-            nonce.as_slice().try_into().map_err(|_| format())?,
-            Payload {
-                msg: &sealed,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| KeyError::Decrypt(path.to_owned()))?;
+    let seed = open_sealed(&key, &file_label(path), sealed)
+        .ok_or_else(|| KeyError::Decrypt(path.to_owned()))?;
     seed.try_into().map_err(|_| format())
 }
 
 /// The keys this server holds: issuer keys (`issuer-NN.key`), which sign passes, and
 /// bundle keys (`bundle-NN.key`), which sign the gates' offline bundles. The two families
 /// are separate so that neither can stand in for the other.
+///
+/// A ring is a snapshot of the directory: it never changes once read. [`Keys`] replaces it
+/// whole when the directory gains a key.
+#[derive(Clone)]
 pub struct KeyRing {
     keys: BTreeMap<KeyId, SigningKey>,
-    /// The newest issuer key: the one new passes are signed with.
-    active: (KeyId, SigningKey),
+    /// The issuer key file with the highest number. It is registered as active when the
+    /// store does not know it yet (a key file added by hand before a start); which key
+    /// signs is the store's decision.
+    newest: (KeyId, SigningKey),
     bundle_keys: BTreeMap<KeyId, SigningKey>,
     /// The oldest bundle key signs. A new `bundle-NN.key` is first only announced in the
     /// bundles (gates learn it through a bundle signed by the key they trust); once the old
@@ -260,14 +280,14 @@ impl KeyRing {
     pub fn load_or_create_with(dir: &Path, pass: Option<&Passphrase>) -> Result<KeyRing, KeyError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let keys = load_family(dir, "issuer", pass)?;
-        let active = keys.iter().next_back().map(|(i, k)| (*i, k.clone()));
-        let active = active.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
+        let newest = keys.iter().next_back().map(|(i, k)| (*i, k.clone()));
+        let newest = newest.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
         let bundle_keys = load_family(dir, "bundle", pass)?;
         let bundle_signer = bundle_keys.iter().next().map(|(i, k)| (*i, k.clone()));
         let bundle_signer = bundle_signer.ok_or_else(|| KeyError::Format(dir.to_owned()))?;
         Ok(KeyRing {
             keys,
-            active,
+            newest,
             bundle_keys,
             bundle_signer,
         })
@@ -292,14 +312,20 @@ impl KeyRing {
             .collect()
     }
 
-    /// The key new passes are signed with: the newest one.
-    pub fn active(&self) -> (KeyId, &SigningKey) {
-        (self.active.0, &self.active.1)
+    /// The issuer key file with the highest number (not necessarily the one that signs:
+    /// the store decides that).
+    pub fn newest_issuer(&self) -> (KeyId, &SigningKey) {
+        (self.newest.0, &self.newest.1)
     }
 
-    /// Public halves, the newest active and the rest retired.
+    /// The issuer key `id`, if this ring holds its file.
+    pub fn issuer_key(&self, id: KeyId) -> Option<&SigningKey> {
+        self.keys.get(&id)
+    }
+
+    /// Public halves as first registered: the newest active and the rest retired.
     pub fn public_keys(&self) -> Vec<IssuerKey> {
-        let (active, _) = self.active();
+        let (active, _) = self.newest_issuer();
         self.keys
             .iter()
             .map(|(id, k)| IssuerKey {
@@ -314,6 +340,129 @@ impl KeyRing {
                 not_after: None,
             })
             .collect()
+    }
+}
+
+/// The keys of a running server: the directory, its passphrase, and the ring last read from
+/// it. Readers take a snapshot ([`Keys::ring`]: an `Arc` clone under a read lock held for no
+/// longer than that); a new issuer key or a reread replaces the snapshot whole, so a reader
+/// never sees half a change and nobody waits on file IO or key derivation while holding the
+/// lock.
+pub struct Keys {
+    dir: PathBuf,
+    pass: Option<Passphrase>,
+    ring: std::sync::RwLock<std::sync::Arc<KeyRing>>,
+    /// One rotation at a time on this instance (instances sharing the directory are kept
+    /// apart by the files themselves: a key file is created only if its name is free).
+    rotation: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("dir", &self.dir)
+            .field("ring", &self.ring())
+            .finish()
+    }
+}
+
+impl Keys {
+    /// Read (or create) the ring of `dir`; key files encrypted under `pass` when given.
+    pub fn open(dir: &Path, pass: Option<&Passphrase>) -> Result<Keys, KeyError> {
+        let ring = KeyRing::load_or_create_with(dir, pass)?;
+        Ok(Keys {
+            dir: dir.to_owned(),
+            pass: pass.cloned(),
+            ring: std::sync::RwLock::new(std::sync::Arc::new(ring)),
+            rotation: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The key directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ring as last read.
+    pub fn ring(&self) -> std::sync::Arc<KeyRing> {
+        // A writer cannot panic while holding the lock (it only swaps an `Arc`), so a
+        // poisoned lock still holds a whole ring.
+        self.ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, ring: KeyRing) -> std::sync::Arc<KeyRing> {
+        let ring = std::sync::Arc::new(ring);
+        *self
+            .ring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ring.clone();
+        ring
+    }
+
+    /// Read the directory again (keys another instance added) and use what it holds.
+    pub fn reload(&self) -> Result<std::sync::Arc<KeyRing>, KeyError> {
+        let ring = KeyRing::load_or_create_with(&self.dir, self.pass.as_ref())?;
+        Ok(self.replace(ring))
+    }
+
+    /// The issuer key `id`: from the ring, or — when the ring does not hold it, because a
+    /// peer instance sharing the directory made it — after reading the directory again.
+    /// `None` if the directory has no such file either. Blocking (file IO, and key
+    /// derivation for encrypted files): call it off the async runtime.
+    pub fn issuer_key(&self, id: KeyId) -> Result<Option<SigningKey>, KeyError> {
+        if let Some(k) = self.ring().issuer_key(id) {
+            return Ok(Some(k.clone()));
+        }
+        Ok(self.reload()?.issuer_key(id).cloned())
+    }
+
+    /// Hold this while rotating, so that two rotations on this instance do not interleave.
+    pub async fn rotation_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.rotation.lock().await
+    }
+
+    /// Create the next issuer key file: numbered above `above` and above every issuer key
+    /// file in the directory (read again first), mode 0600, encrypted when there is a
+    /// passphrase. If a peer takes the number at the same moment, the next free one is used.
+    /// The ring gains the key at once. Blocking: call it off the async runtime.
+    pub fn create_issuer_key(&self, above: KeyId) -> Result<(KeyId, SigningKey), KeyError> {
+        let ring = self.reload()?;
+        let mut next = u16::from(ring.newest_issuer().0.0.max(above.0)) + 1;
+        loop {
+            let id = KeyId(u8::try_from(next).map_err(|_| KeyError::Exhausted)?);
+            let path = key_path(&self.dir, "issuer", id);
+            let seed = random_bytes()?;
+            match write_private(
+                &path,
+                key_file_text(&path, &seed, self.pass.as_ref())?.as_bytes(),
+            ) {
+                Ok(()) => {
+                    let key = SigningKey::from_bytes(&seed);
+                    let mut grown = (*self.ring()).clone();
+                    grown.keys.insert(id, key.clone());
+                    if id > grown.newest.0 {
+                        grown.newest = (id, key.clone());
+                    }
+                    self.replace(grown);
+                    return Ok((id, key));
+                }
+                Err(e) if already_exists(&e) => next += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Remove issuer key file `id` that was made by [`Keys::create_issuer_key`] but could
+    /// not be registered (nothing was signed with it), and read the directory again.
+    /// Blocking.
+    pub fn discard_issuer_key(&self, id: KeyId) -> Result<(), KeyError> {
+        let path = key_path(&self.dir, "issuer", id);
+        fs::remove_file(&path).map_err(io(&path))?;
+        self.reload()?;
+        Ok(())
     }
 }
 
@@ -397,8 +546,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = KeyRing::load_or_create(dir.path()).unwrap();
         let b = KeyRing::load_or_create(dir.path()).unwrap();
-        assert_eq!(a.active().1.verifying_key(), b.active().1.verifying_key());
-        assert_eq!(a.active().0, KeyId(1));
+        assert_eq!(
+            a.newest_issuer().1.verifying_key(),
+            b.newest_issuer().1.verifying_key()
+        );
+        assert_eq!(a.newest_issuer().0, KeyId(1));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -408,11 +560,11 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(!format!("{a:?}").contains(&hex::encode(a.active().1.to_bytes())));
+        assert!(!format!("{a:?}").contains(&hex::encode(a.newest_issuer().1.to_bytes())));
         // The bundle key is a key of its own, kept with the same care.
         assert_ne!(
             a.bundle_signer().1.verifying_key(),
-            a.active().1.verifying_key()
+            a.newest_issuer().1.verifying_key()
         );
         assert_eq!(
             a.bundle_signer().1.verifying_key(),
@@ -431,7 +583,7 @@ mod tests {
                     let k = KeyRing::load_or_create(&d).unwrap();
                     let s = load_or_create_secret(&d.join("id-hash.secret")).unwrap();
                     (
-                        k.active().1.verifying_key(),
+                        k.newest_issuer().1.verifying_key(),
                         k.bundle_signer().1.verifying_key(),
                         s,
                     )
@@ -477,14 +629,17 @@ mod tests {
             load_or_create_secret_with(&dir.path().join("audit.secret"), Some(&pass)).unwrap();
         let issuer = fs::read_to_string(dir.path().join("issuer-01.key")).unwrap();
         assert!(issuer.starts_with(ENCRYPTED_PREFIX), "{issuer}");
-        let seed_hex = hex::encode(ring.active().1.to_bytes());
+        let seed_hex = hex::encode(ring.newest_issuer().1.to_bytes());
         assert!(
             !issuer.contains(&seed_hex),
             "the seed must not be in the file"
         );
 
         let again = KeyRing::load_or_create_with(dir.path(), Some(&pass)).unwrap();
-        assert_eq!(again.active().1.to_bytes(), ring.active().1.to_bytes());
+        assert_eq!(
+            again.newest_issuer().1.to_bytes(),
+            ring.newest_issuer().1.to_bytes()
+        );
         assert_eq!(
             load_or_create_secret_with(&dir.path().join("audit.secret"), Some(&pass)).unwrap(),
             secret
@@ -535,7 +690,10 @@ mod tests {
             "a second run does nothing"
         );
         let again = KeyRing::load_or_create_with(dir.path(), Some(&pass)).unwrap();
-        assert_eq!(again.active().1.to_bytes(), ring.active().1.to_bytes());
+        assert_eq!(
+            again.newest_issuer().1.to_bytes(),
+            ring.newest_issuer().1.to_bytes()
+        );
         assert_eq!(
             again.bundle_signer().1.to_bytes(),
             ring.bundle_signer().1.to_bytes()

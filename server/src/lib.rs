@@ -30,12 +30,13 @@ pub mod privacy;
 pub mod qr;
 pub mod ratelimit;
 pub mod routes;
+pub mod signing;
 pub mod state;
 pub mod store;
 pub mod testing;
 pub mod web;
 
-use keyring::{KeyError, KeyRing};
+use keyring::{KeyError, Keys};
 use state::{AppState, Settings};
 use store::{Role, SqlStore, Store, StoreError};
 
@@ -122,13 +123,17 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
     })?;
     let key_dir = config.key_dir();
     let pass = config.key_passphrase.as_ref();
-    let keys = KeyRing::load_or_create_with(&key_dir, pass)?;
+    let keys = Keys::open(&key_dir, pass)?;
     let id_hash_secret =
         keyring::load_or_create_secret_with(&key_dir.join("id-hash.secret"), pass)?;
     let audit_secret = keyring::load_or_create_secret_with(&key_dir.join("audit.secret"), pass)?;
+    let personal_secret =
+        keyring::load_or_create_secret_with(&key_dir.join("personal-data.secret"), pass)?;
     let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
     let now = state::now();
-    for k in keys.public_keys() {
+    // Key files the store does not know yet (the first start, or a file added by hand) are
+    // registered; keys made by rotation are registered by the rotation itself.
+    for k in keys.ring().public_keys() {
         store.ensure_issuer_key(&k, now).await?;
     }
     let settings = Settings {
@@ -141,6 +146,7 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         store,
         keys: Arc::new(keys),
         id_hash_secret: Arc::new(id_hash_secret),
+        personal_secret: Arc::new(personal_secret),
         audit_secret: Arc::new(audit_secret),
         settings: Arc::new(settings),
         metrics: Arc::new(metrics::Metrics::default()),

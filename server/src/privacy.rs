@@ -1,6 +1,9 @@
-//! Personal data rules: what is validated, masked or hashed before it is stored.
+//! Personal data rules: what is validated, masked, hashed or sealed before it is stored.
 
+use passgate_shared::PassNumber;
 use sha2::{Digest, Sha256};
+
+use crate::keyring::{KeyError, open_sealed, seal};
 
 /// Why a resident ID number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,9 +50,132 @@ pub fn hash_id_number(secret: &[u8; 32], id: &str) -> String {
     hex::encode(h.finalize())
 }
 
+/// Why a phone number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error(
+        "a mobile number has 11 digits, 1 then 3 to 9, e.g. 13812345678 / 手机号应为 11 位数字，以 13 至 19 开头，例如 13812345678"
+    )]
+    Format,
+}
+
+/// A mainland China mobile number: 11 digits, `1` then `3`–`9`. Spaces and hyphens are
+/// ignored, and a `+86` / `0086` / `86` country prefix is dropped. Its `Debug` shows only
+/// the masked form, so it cannot leak into a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: &str) -> Result<Phone, PhoneError> {
+        let t: String = s
+            .trim()
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '(' | ')'))
+            .collect();
+        let t = t
+            .strip_prefix("+86")
+            .or_else(|| t.strip_prefix("0086"))
+            .or_else(|| t.strip_prefix("86").filter(|rest| rest.len() == 11))
+            .unwrap_or(&t);
+        let b = t.as_bytes();
+        if b.len() != 11 || !b.iter().all(u8::is_ascii_digit) || b[0] != b'1' || b[1] < b'3' {
+            return Err(PhoneError::Format);
+        }
+        Ok(Phone(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form lists and pages show: the first three and last four digits
+    /// (`138****5678`).
+    pub fn masked(&self) -> String {
+        format!("{}****{}", &self.0[..3], &self.0[7..])
+    }
+}
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+/// What a sealed phone is bound to: the pass it belongs to, so a sealed value copied onto
+/// another pass does not open.
+fn phone_label(number: PassNumber) -> Vec<u8> {
+    format!("passgate/phone/v1\0{number}").into_bytes()
+}
+
+/// The phone of pass `number`, encrypted under the personal-data secret for the database.
+pub fn seal_phone(
+    secret: &[u8; 32],
+    number: PassNumber,
+    phone: &Phone,
+) -> Result<String, KeyError> {
+    seal(secret, &phone_label(number), phone.as_str().as_bytes())
+}
+
+/// The phone [`seal_phone`] sealed for pass `number`; `None` if it does not open (another
+/// secret, another pass, or an altered value).
+pub fn open_phone(secret: &[u8; 32], number: PassNumber, sealed: &str) -> Option<Phone> {
+    let bytes = open_sealed(secret, &phone_label(number), sealed)?;
+    Phone::parse(std::str::from_utf8(&bytes).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_checked_masked_and_sealed_to_their_pass() {
+        for ok in [
+            "13812345678",
+            " 138-1234-5678 ",
+            "+86 138 1234 5678",
+            "008613812345678",
+            "8613812345678",
+        ] {
+            assert_eq!(Phone::parse(ok).unwrap().as_str(), "13812345678", "{ok}");
+        }
+        for bad in [
+            "",
+            "1381234567",
+            "138123456789",
+            "12812345678",
+            "23812345678",
+            "1381234567x",
+            "+1 3812345678",
+        ] {
+            assert_eq!(Phone::parse(bad), Err(PhoneError::Format), "{bad}");
+        }
+        let msg = PhoneError::Format.to_string();
+        assert!(msg.contains("11 digits") && msg.contains("手机号"), "{msg}");
+        let p = Phone::parse("13812345678").unwrap();
+        assert_eq!(p.masked(), "138****5678");
+        assert_eq!(format!("{p:?}"), "Phone(138****5678)");
+
+        let secret = [3u8; 32];
+        let a = PassNumber::parse("419001000001").unwrap();
+        let b = PassNumber::parse("419001000002").unwrap();
+        let sealed = seal_phone(&secret, a, &p).unwrap();
+        assert!(!sealed.contains("13812345678"), "{sealed}");
+        assert_ne!(
+            sealed,
+            seal_phone(&secret, a, &p).unwrap(),
+            "a fresh nonce each time"
+        );
+        assert_eq!(open_phone(&secret, a, &sealed), Some(p));
+        assert_eq!(open_phone(&secret, b, &sealed), None, "bound to its pass");
+        assert_eq!(open_phone(&[4u8; 32], a, &sealed), None, "needs the secret");
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            open_phone(&secret, a, &String::from_utf8(altered).unwrap()),
+            None
+        );
+    }
 
     #[test]
     fn id_numbers() {

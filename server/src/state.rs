@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use passgate_shared::{DivisionCode, Policy};
 
-use crate::keyring::KeyRing;
+use crate::keyring::Keys;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -25,10 +25,13 @@ pub struct Settings {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub keys: Arc<KeyRing>,
+    /// The signing keys; the issuer ring grows at run time when an administrator rotates.
+    pub keys: Arc<Keys>,
     /// Secret mixed into the hash of ID numbers, so the hashes cannot be reversed by
     /// enumerating the (small) space of ID numbers without it.
     pub id_hash_secret: Arc<[u8; 32]>,
+    /// Key that seals personal data kept in full in the database (the crew's phone).
+    pub personal_secret: Arc<[u8; 32]>,
     /// Key of the audit chain's HMAC (see [`crate::audit`]).
     pub audit_secret: Arc<[u8; 32]>,
     pub settings: Arc<Settings>,

@@ -112,7 +112,7 @@ impl Api {
         };
         let (s, bytes) = self.get_bytes(&path, self.token(Role::Checkpoint)).await;
         assert_eq!(s, StatusCode::OK);
-        let file = decode(&bytes, &self.state.keys.public_bundle_keys()).unwrap();
+        let file = decode(&bytes, &self.state.keys.ring().public_bundle_keys()).unwrap();
         assert_eq!(
             file.is_delta(),
             held.is_some_and(|b| b.version < file.header.version)
@@ -309,6 +309,8 @@ async fn every_route_checks_its_roles(db: TestDb) {
             Some(json!({"status": "retired"})),
             vec![],
         ),
+        (Method::POST, "/api/v1/keys/9/reissue".into(), None, vec![]),
+        (Method::POST, "/api/v1/keys/rotate".into(), None, vec![]),
     ];
     for (method, path, body, allowed) in rows {
         let (s, _) = api.call(method.clone(), &path, None, body.clone()).await;
@@ -344,9 +346,11 @@ async fn every_route_checks_its_roles(db: TestDb) {
             }
         }
     }
+    // Public; the administrator's call above rotated, so key 2 is the active one.
     let (s, v) = api.call(Method::GET, "/api/v1/keys", None, None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["keys"][0]["status"], "active");
+    assert_eq!(v["keys"][0]["status"], "retired", "{v}");
+    assert_eq!(v["keys"][1]["status"], "active", "{v}");
     let (s, _) = api.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(s, StatusCode::OK);
 }

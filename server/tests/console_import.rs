@@ -14,6 +14,7 @@ on_both_backends!(
     files_that_are_not_tables_get_clear_messages,
     another_user_cannot_see_the_job,
     reserved_serials_never_overlap_single_issues,
+    the_optional_phone_column_is_checked_and_sealed,
 );
 
 use std::collections::HashSet;
@@ -172,6 +173,7 @@ async fn the_template_filled_in_is_issued(db: TestDb) {
         "企业编号",
         "有效期止",
         "最长停留分钟",
+        "联系电话",
     ] {
         assert!(header.contains(h), "{header}");
     }
@@ -594,4 +596,62 @@ async fn reserved_serials_never_overlap_single_issues(db: TestDb) {
     assert_eq!(unique.len(), all.len(), "a serial was handed out twice");
     assert_eq!(*unique.iter().min().unwrap(), 1);
     assert!(c.state.store.reserve_serials(area, 0).await.is_err());
+}
+
+/// The optional phone column: a bad number is a row problem like any other (nothing is
+/// issued); good numbers are stored masked and sealed, a blank cell is no phone.
+async fn the_optional_phone_column_is_checked_and_sealed(db: TestDb) {
+    let c = Console::new(db).await;
+    let ops = c.browser(UserRole::Ops).await;
+    let ent = c.enterprise.0;
+    let (from, until) = (day_at(1, 8), day_at(5, 8));
+    let file = |third: &str| {
+        format!(
+            "车牌号,通行证类别,驾驶员,企业编号,始发地区划,目的地区划,货物类别,有效期起,有效期止,手机号\n\
+             豫U12345,短途闭环,张三,{ent},419001,419001,防疫物资,{from},{until},13812345678\n\
+             豫U23456,短途闭环,李四,{ent},419001,419001,防疫物资,{from},{until},\n\
+             豫U34567,短途闭环,王五,{ent},419001,419001,防疫物资,{from},{until},{third}\n"
+        )
+    };
+    let (job, done) = import(&c, &ops, "phones.csv", file("0371-1234567").as_bytes()).await;
+    let text = done.text();
+    assert!(text.contains("未签发任何通行证"), "{text}");
+    assert!(
+        text.contains("<td class=\"num\">4</td><td>手机号</td>"),
+        "the column as the file names it: {text}"
+    );
+    assert!(text.contains("手机号应为 11 位"), "{text}");
+    assert!(all_passes(&c).await.is_empty());
+    let csv = c
+        .get(Some(&ops), &format!("{job}/problems.csv"))
+        .await
+        .text();
+    assert!(csv.contains("4,手机号,0371-1234567,"), "{csv}");
+
+    let (_, done) = import(&c, &ops, "phones.csv", file("+86 139 0000 1111").as_bytes()).await;
+    assert!(done.text().contains("已签发 3 张通行证"), "{}", done.text());
+    let passes = all_passes(&c).await;
+    let by_plate = |plate: &str| passes.iter().find(|p| p.plate == plate).unwrap();
+    for (plate, phone) in [
+        ("豫U12345", Some("13812345678")),
+        ("豫U23456", None),
+        ("豫U34567", Some("13900001111")),
+    ] {
+        let p = by_plate(plate);
+        let opened = p.crew_phone_sealed.as_deref().map(|s| {
+            passgate_server::privacy::open_phone(&c.state.personal_secret, p.number, s)
+                .unwrap()
+                .as_str()
+                .to_owned()
+        });
+        assert_eq!(opened.as_deref(), phone, "{plate}");
+        assert_eq!(
+            p.crew_phone_masked.clone(),
+            phone.map(|n| format!("{}****{}", &n[..3], &n[7..])),
+            "{plate}"
+        );
+        if let Some(n) = phone {
+            assert!(!p.crew_phone_sealed.as_deref().unwrap().contains(n));
+        }
+    }
 }

@@ -62,7 +62,7 @@ async fn bundle(c: &Console, token: &str) -> Bundle {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let file = decode(&r.body, &c.state.keys.public_bundle_keys()).unwrap();
+    let file = decode(&r.body, &c.state.keys.ring().public_bundle_keys()).unwrap();
     apply(None, file).unwrap()
 }
 
@@ -110,6 +110,10 @@ fn pass(enterprise: EnterpriseId, serial: u32, until: i64) -> PassRecord {
         revoke_reason: None,
         created_at: until - 7 * 86_400,
         created_by: "test".into(),
+        crew_phone_masked: None,
+        crew_phone_sealed: None,
+        reissued_at: None,
+        reissued_from_key: None,
     }
 }
 
@@ -715,11 +719,12 @@ async fn keys_page_marks_a_key_compromised_for_the_gates(db: TestDb) {
     let admin = c.browser(UserRole::Admin).await;
     let page = c.get(Some(&admin), "/keys").await;
     assert_eq!(page.status, StatusCode::OK);
-    let (id, key) = c.state.keys.active();
+    let ring = c.state.keys.ring();
+    let (id, key) = ring.newest_issuer();
     assert_eq!(id, KeyId(1));
     let fp = passgate_server::web::keys::fingerprint(&key.verifying_key());
     assert!(page.text().contains(&fp), "{}", page.text());
-    let (_, bundle_key) = c.state.keys.bundle_signer();
+    let (_, bundle_key) = ring.bundle_signer();
     assert!(
         page.text()
             .contains(&passgate_server::web::keys::fingerprint(

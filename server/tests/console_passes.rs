@@ -71,7 +71,8 @@ async fn issue_at(c: &Console, body: NewPass, at: i64) -> PassRecord {
         .next_serial(c.state.settings.area)
         .await
         .unwrap();
-    let record = sign_record(&c.state, issue, serial, at, "tester").unwrap();
+    let signer = passgate_server::signing::signer(&c.state).await.unwrap();
+    let record = sign_record(&c.state, issue, serial, at, "tester", &signer).unwrap();
     c.state.store.insert_pass(&record).await.unwrap();
     record
 }

@@ -24,6 +24,7 @@ use passgate_shared::{
 on_both_backends!(
     enterprises_and_checkpoints,
     issuer_keys,
+    reissue_changes_only_live_passes_of_the_key,
     serials_are_a_sequence_per_area,
     serials_are_unique_under_concurrency,
     passes_insert_list_revoke,
@@ -82,6 +83,10 @@ fn pass(serial: u32, ent: EnterpriseId, class: PassClass, plate: &str, at: i64) 
         revoke_reason: None,
         created_at: at,
         created_by: "ops".into(),
+        crew_phone_masked: Some("138****5678".into()),
+        crew_phone_sealed: Some(format!("sealed-{serial}")),
+        reissued_at: None,
+        reissued_from_key: None,
     }
 }
 
@@ -292,6 +297,134 @@ async fn issuer_keys(db: TestDb) {
     b.unwrap();
     assert_eq!(s.list_issuer_keys().await.unwrap().len(), 3);
     assert_eq!(s.bundle_version().await.unwrap(), v0 + 4);
+
+    // A rotation registers the new key active and retires every other active key, with one
+    // bundle bump.
+    s.activate_issuer_key(&key(4, KeyStatus::Active), 30)
+        .await
+        .unwrap();
+    let statuses = |keys: Vec<IssuerKey>| -> Vec<(u8, KeyStatus)> {
+        keys.into_iter().map(|k| (k.id.0, k.status)).collect()
+    };
+    assert_eq!(
+        statuses(s.list_issuer_keys().await.unwrap()),
+        vec![
+            (1, KeyStatus::Retired),
+            (2, KeyStatus::Retired),
+            (3, KeyStatus::Retired),
+            (4, KeyStatus::Active)
+        ]
+    );
+    assert_eq!(s.bundle_version().await.unwrap(), v0 + 5);
+    // A number already taken, or one below a key registered meanwhile (a peer rotated at
+    // the same moment), is refused and changes nothing.
+    assert!(matches!(
+        s.activate_issuer_key(&key(4, KeyStatus::Active), 31).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.activate_issuer_key(&key(6, KeyStatus::Active), 32)
+        .await
+        .unwrap();
+    let before = statuses(s.list_issuer_keys().await.unwrap());
+    let v = s.bundle_version().await.unwrap();
+    assert!(matches!(
+        s.activate_issuer_key(&key(5, KeyStatus::Active), 33).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(statuses(s.list_issuer_keys().await.unwrap()), before);
+    assert_eq!(s.bundle_version().await.unwrap(), v);
+    // Two rotations at once: whichever way they interleave, one key is active, the newest.
+    let (k7, k8) = (key(7, KeyStatus::Active), key(8, KeyStatus::Active));
+    let (a, b) = tokio::join!(
+        s.activate_issuer_key(&k7, 40),
+        s.activate_issuer_key(&k8, 40)
+    );
+    assert!(b.is_ok() || a.is_ok(), "{a:?} {b:?}");
+    let keys = s.list_issuer_keys().await.unwrap();
+    let active: Vec<u8> = keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .map(|k| k.id.0)
+        .collect();
+    assert_eq!(active, vec![8], "{keys:?}");
+}
+
+/// The store half of the compromise drill: the live passes of a key, and their new
+/// signatures stored in one go, only where the pass is still active and still that key's.
+async fn reissue_changes_only_live_passes_of_the_key(db: TestDb) {
+    let s = store(&db).await;
+    let ent = s.create_enterprise("企业", 1).await.unwrap().id;
+    let now = 1_900_000_000;
+    let live = pass(1, ent, PassClass::ShortHaul, "豫U11111", now - 3600);
+    let revoked = pass(2, ent, PassClass::ShortHaul, "豫U22222", now - 3600);
+    let expired = pass(3, ent, PassClass::ShortHaul, "豫U33333", now - 2 * 86_400);
+    let mut other_key = pass(4, ent, PassClass::ShortHaul, "豫U44444", now - 3600);
+    other_key.key_id = KeyId(2);
+    for p in [&live, &revoked, &expired, &other_key] {
+        s.insert_pass(p).await.unwrap();
+    }
+    s.revoke_pass(revoked.number, "作废", now - 60)
+        .await
+        .unwrap();
+
+    let found = s.live_passes_signed_by(KeyId(1), now).await.unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.number).collect::<Vec<_>>(),
+        vec![live.number]
+    );
+    // Handed more passes than the live one, it changes those still active and still signed
+    // by key 1 (which of them are live is the caller's choice, made just before): never a
+    // revoked pass (one revoked meanwhile), never another key's.
+    let signed: Vec<(PassNumber, String)> = [&live, &revoked, &expired, &other_key]
+        .iter()
+        .map(|p| (p.number, format!("PG:new{}", p.number)))
+        .collect();
+    let changed = s
+        .reissue_passes(KeyId(1), KeyId(3), &signed, now)
+        .await
+        .unwrap();
+    assert_eq!(changed, vec![live.number, expired.number]);
+    let got = s.get_pass(live.number).await.unwrap().unwrap();
+    assert_eq!(got.key_id, KeyId(3));
+    assert_eq!(got.qr_text, format!("PG:new{}", live.number));
+    assert_eq!(
+        (got.reissued_at, got.reissued_from_key),
+        (Some(now), Some(KeyId(1)))
+    );
+    assert_eq!(got.number, live.number);
+    let still = s.get_pass(revoked.number).await.unwrap().unwrap();
+    assert_eq!(
+        (still.key_id, still.qr_text, still.reissued_at),
+        (KeyId(1), revoked.qr_text.clone(), None)
+    );
+    assert_eq!(
+        s.get_pass(other_key.number).await.unwrap().unwrap(),
+        other_key
+    );
+    // The reprint list of key 1, and nothing left to do.
+    let filter = PassFilter {
+        reissued_from_key: Some(KeyId(1)),
+        limit: 50,
+        ..PassFilter::default()
+    };
+    let (list, total) = s.list_passes(&filter).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        list.iter().map(|p| p.number).collect::<HashSet<_>>(),
+        HashSet::from([live.number, expired.number])
+    );
+    assert!(
+        s.live_passes_signed_by(KeyId(1), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.reissue_passes(KeyId(1), KeyId(3), &signed, now + 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn serials_are_a_sequence_per_area(db: TestDb) {
@@ -947,9 +1080,13 @@ async fn purge_scrubs_personal_data_and_keeps_counts(db: TestDb) {
     let old = s.get_pass(old.number).await.unwrap().unwrap();
     assert_eq!(old.driver_name, "张*明");
     assert_eq!(old.driver_id_hash, None);
+    // The crew's phone goes whole: sealed and masked.
+    assert_eq!((old.crew_phone_sealed, old.crew_phone_masked), (None, None));
     let live = s.get_pass(live.number).await.unwrap().unwrap();
     assert_eq!(live.driver_name, "张三明");
     assert_eq!(live.driver_id_hash.as_deref(), Some("abc"));
+    assert_eq!(live.crew_phone_sealed.as_deref(), Some("sealed-2"));
+    assert_eq!(live.crew_phone_masked.as_deref(), Some("138****5678"));
 
     // The counts are the same; the old day's records lost their personal details only.
     assert_eq!(s.daily_usage(&day0).await.unwrap(), usage0);

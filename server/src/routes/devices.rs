@@ -205,7 +205,7 @@ async fn enroll(
             checkpoint_id: device.checkpoint_id,
             checkpoint_name,
             token,
-            bundle_keys: st.keys.public_bundle_keys(),
+            bundle_keys: st.keys.ring().public_bundle_keys(),
         }),
     ))
 }

@@ -1,22 +1,29 @@
-//! `/keys`: the public issuer keys, for anyone who wants to check a pass; and the key status
-//! changes an administrator makes (retire, or mark compromised so every gate refuses the
-//! passes the key signed after its next sync).
+//! `/keys`: the public issuer keys, for anyone who wants to check a pass; and what an
+//! administrator does with them: rotate the issuer key (a new key signs from now on), change
+//! a key's status (retire, or mark compromised so every gate refuses the passes the key
+//! signed after its next sync), and re-issue the live passes of a compromised key. The rules
+//! are in [`crate::signing`].
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use passgate_shared::{IssuerKey, KeyId, KeyStatus};
+use passgate_shared::{IssuerKey, KeyId};
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
+use super::passes::PassView;
 use crate::auth::{AdminOnly, Caller};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult};
+use crate::signing::{reissue_compromised, rotate, set_key_status, status_change};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/keys", get(keys))
+        .route("/keys/rotate", post(rotate_key))
         .route("/keys/{id}/status", post(set_status))
+        .route("/keys/{id}/reissue", post(reissue))
 }
 
 #[derive(Serialize)]
@@ -30,18 +37,25 @@ async fn keys(State(st): State<AppState>) -> ApiResult<Json<Keys>> {
     }))
 }
 
-/// The status an administrator may give an issuer key: `retired` (no new passes, old ones
-/// still verify) or `compromised` (gates refuse every pass it signed). A key is never made
-/// active again by hand: the newest key file is the active one.
-pub fn status_change(value: Option<&str>) -> Result<KeyStatus, FieldError> {
-    match value.map(str::trim) {
-        Some("retired") => Ok(KeyStatus::Retired),
-        Some("compromised") => Ok(KeyStatus::Compromised),
-        _ => Err(FieldError::new(
-            "status",
-            "retired or compromised / 状态须为 retired 或 compromised",
-        )),
-    }
+#[derive(Serialize)]
+struct Rotated {
+    /// The new issuer key, which signs from now on.
+    key: IssuerKey,
+    keys: Vec<IssuerKey>,
+}
+
+async fn rotate_key(
+    State(st): State<AppState>,
+    caller: Caller<AdminOnly>,
+) -> ApiResult<(StatusCode, Json<Rotated>)> {
+    let key = rotate(&st, caller.name()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Rotated {
+            key,
+            keys: st.store.list_issuer_keys().await?,
+        }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -57,22 +71,31 @@ async fn set_status(
 ) -> ApiResult<Json<Keys>> {
     let status =
         status_change(body.status.as_deref()).map_err(|f| ApiError::Validation(vec![f]))?;
-    st.store.set_issuer_key_status(KeyId(id), status).await?;
-    crate::audit::record(
-        &st,
-        caller.name(),
-        crate::audit::Action::KeyStatusChanged,
-        &format!("issuer_key:{id}"),
-        serde_json::json!({ "status": format!("{status:?}").to_lowercase() }),
-    )
-    .await?;
-    tracing::warn!(
-        key = id,
-        ?status,
-        by = caller.name(),
-        "issuer key status changed"
-    );
+    set_key_status(&st, KeyId(id), status, caller.name()).await?;
     Ok(Json(Keys {
         keys: st.store.list_issuer_keys().await?,
+    }))
+}
+
+/// The answer of a re-issue: every pass signed again, to reprint.
+#[derive(Serialize)]
+struct Reissue {
+    from_key: u8,
+    to_key: u8,
+    count: usize,
+    passes: Vec<PassView>,
+}
+
+async fn reissue(
+    State(st): State<AppState>,
+    caller: Caller<AdminOnly>,
+    Path(id): Path<u8>,
+) -> ApiResult<Json<Reissue>> {
+    let done = reissue_compromised(&st, KeyId(id), caller.name()).await?;
+    Ok(Json(Reissue {
+        from_key: done.from.0,
+        to_key: done.to.0,
+        count: done.passes.len(),
+        passes: done.passes.iter().map(PassView::from).collect(),
     }))
 }

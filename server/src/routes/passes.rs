@@ -9,8 +9,8 @@ use chrono::{DateTime, FixedOffset, Offset, Utc};
 use passgate_shared::pass::MAX_DWELL_MINUTES;
 use passgate_shared::time::LOCAL_OFFSET_SECONDS;
 use passgate_shared::{
-    Cargo, CheckpointId, Crew, DivisionCode, EnterpriseId, MaskedName, Minute, Pass, PassClass,
-    PassNumber, Plate, Route, Validity,
+    Cargo, CheckpointId, Crew, DivisionCode, EnterpriseId, KeyId, MaskedName, Minute, Pass,
+    PassClass, PassNumber, Plate, Route, Validity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,8 @@ use super::ApiJson;
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::metrics::Metrics;
-use crate::privacy::{hash_id_number, validate_id_number};
+use crate::privacy::{Phone, hash_id_number, seal_phone, validate_id_number};
+use crate::signing::{Signer, signer};
 use crate::state::{AppState, now};
 use crate::store::{PassFilter, PassRecord, PassStatus};
 
@@ -51,9 +52,11 @@ pub struct NewPass {
     pub valid_from: Option<String>,
     pub valid_until: Option<String>,
     pub max_dwell_minutes: Option<u32>,
+    /// The crew's contact phone (optional): kept on the server, sealed; never in the QR.
+    pub crew_phone: Option<String>,
 }
 
-/// A pass as the API shows it: masked crew only.
+/// A pass as the API shows it: masked crew and masked phone only.
 #[derive(Debug, Serialize)]
 pub struct PassView {
     pub number: String,
@@ -79,6 +82,11 @@ pub struct PassView {
     pub created_by: String,
     pub revoked_at: Option<String>,
     pub revoke_reason: Option<String>,
+    /// Masked (`138****5678`).
+    pub crew_phone: Option<String>,
+    /// Set when the pass was signed again after its key was compromised.
+    pub reissued_at: Option<String>,
+    pub reissued_from_key: Option<u8>,
 }
 
 /// RFC 3339 in Beijing time.
@@ -116,6 +124,9 @@ impl From<&PassRecord> for PassView {
             created_by: p.created_by.clone(),
             revoked_at: p.revoked_at.map(rfc3339),
             revoke_reason: p.revoke_reason.clone(),
+            crew_phone: p.crew_phone_masked.clone(),
+            reissued_at: p.reissued_at.map(rfc3339),
+            reissued_from_key: p.reissued_from_key.map(|k| k.0),
         }
     }
 }
@@ -166,6 +177,7 @@ pub struct Issue {
     pub driver_name: String,
     pub co_driver_name: Option<String>,
     pub driver_id_hash: Option<String>,
+    pub crew_phone: Option<Phone>,
 }
 
 /// Check every field of a request and build the pass it asks for (numbered 0 until it is
@@ -207,6 +219,18 @@ pub async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issu
         Some(s) => validate_id_number(s)
             .map(|id| Some(hash_id_number(&st.id_hash_secret, &id)))
             .map_err(|err| e.push(FieldError::new("driver_id_number", err.to_string())))
+            .ok(),
+    };
+    let crew_phone = match body
+        .crew_phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => Some(None),
+        Some(s) => Phone::parse(s)
+            .map(Some)
+            .map_err(|err| e.push(FieldError::new("crew_phone", err.to_string())))
             .ok(),
     };
     let enterprise = match body.enterprise_id {
@@ -344,16 +368,17 @@ pub async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issu
     else {
         return Err(ApiError::Validation(errors));
     };
-    let (Some(origin), Some(destination), Some(cargo), Some(validity)) =
-        (origin, destination, cargo, validity)
+    let (Some(origin), Some(destination), Some(cargo), Some(validity), Some(crew_phone)) =
+        (origin, destination, cargo, validity, crew_phone)
     else {
         return Err(ApiError::Validation(errors));
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let (key_id, _) = st.keys.active();
-    // The number is allocated later; a placeholder keeps the class checks in one place.
+    // The number and the key are set when it is signed ([`sign_record`]); placeholders keep
+    // the class checks in one place.
+    let key_id = KeyId(0);
     let placeholder =
         PassNumber::new(st.settings.area, 0).map_err(|err| ApiError::Internal(err.to_string()))?;
     let pass = Pass {
@@ -384,6 +409,7 @@ pub async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issu
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
         driver_id_hash,
+        crew_phone,
     })
 }
 
@@ -392,8 +418,9 @@ pub async fn validate(st: &AppState, body: &NewPass, now: i64) -> ApiResult<Issu
 pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiResult<PassRecord> {
     let now = now();
     let issue = validate(st, body, now).await?;
+    let signer = signer(st).await?;
     let serial = st.store.next_serial(st.settings.area).await?;
-    let record = sign_record(st, issue, serial, now, created_by)?;
+    let record = sign_record(st, issue, serial, now, created_by, &signer)?;
     st.store.insert_pass(&record).await?;
     crate::audit::record(
         st,
@@ -407,20 +434,22 @@ pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiR
     Ok(record)
 }
 
-/// Number a validated pass with `serial`, sign it with the active issuer key, and make the
-/// record the server keeps.
+/// Number a validated pass with `serial`, sign it with `signer` (the active issuer key, from
+/// [`signer`]), and make the record the server keeps (the phone sealed to the pass).
 pub fn sign_record(
     st: &AppState,
     issue: Issue,
     serial: u32,
     now: i64,
     created_by: &str,
+    signer: &Signer,
 ) -> ApiResult<PassRecord> {
     let Issue {
         mut pass,
         driver_name,
         co_driver_name,
         driver_id_hash,
+        crew_phone,
     } = issue;
     pass.number = PassNumber::new(st.settings.area, serial).map_err(|_| {
         ApiError::Conflict(format!(
@@ -428,8 +457,13 @@ pub fn sign_record(
             st.settings.area
         ))
     })?;
-    let (_, key) = st.keys.active();
-    let qr_text = passgate_shared::codec::sign_to_text(&pass, key)
+    pass.key_id = signer.id;
+    let qr_text = passgate_shared::codec::sign_to_text(&pass, signer.key())
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    let crew_phone_sealed = crew_phone
+        .as_ref()
+        .map(|p| seal_phone(&st.personal_secret, pass.number, p))
+        .transpose()
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     Ok(PassRecord {
         number: pass.number,
@@ -455,6 +489,10 @@ pub fn sign_record(
         revoke_reason: None,
         created_at: now,
         created_by: created_by.to_owned(),
+        crew_phone_masked: crew_phone.as_ref().map(Phone::masked),
+        crew_phone_sealed,
+        reissued_at: None,
+        reissued_from_key: None,
     })
 }
 

@@ -88,8 +88,9 @@ pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Bytes> 
         .is_some_and(|c| c.version == version && now() - c.built_at < BUNDLE_REFRESH_SECONDS);
     if !fresh {
         let bundle = current_bundle(st).await?;
-        let (key_id, key) = st.keys.bundle_signer();
-        let snapshot = encode_snapshot(&bundle, &st.keys.public_bundle_keys(), key_id, key);
+        let ring = st.keys.ring();
+        let (key_id, key) = ring.bundle_signer();
+        let snapshot = encode_snapshot(&bundle, &ring.public_bundle_keys(), key_id, key);
         *cache = Some(CachedBundle {
             version: bundle.version,
             built_at: bundle.generated_at,
@@ -115,12 +116,13 @@ pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Bytes> 
                 .await?
                 .into_iter()
                 .collect();
-            let (key_id, key) = st.keys.bundle_signer();
+            let ring = st.keys.ring();
+            let (key_id, key) = ring.bundle_signer();
             let delta = encode_delta(
                 &c.bundle,
                 base,
                 &added,
-                &st.keys.public_bundle_keys(),
+                &ring.public_bundle_keys(),
                 key_id,
                 key,
             );

@@ -5,19 +5,23 @@
 //! pass of the file in one transaction ([`IssuanceStore::insert_passes`]): either all are
 //! issued or none. Serials reserved by an import that then fails are skipped, not reused,
 //! like a database sequence.
+//!
+//! After an issuer key is compromised, [`IssuanceStore::live_passes_signed_by`] finds the
+//! passes to sign again and [`IssuanceStore::reissue_passes`] stores their new signatures,
+//! all in one transaction (`crate::signing::reissue_compromised` does the signing).
 
 use async_trait::async_trait;
-use passgate_shared::DivisionCode;
+use passgate_shared::{DivisionCode, KeyId, PassNumber, UnixSeconds};
 
-use super::sql::{corrupt, unique_to_conflict};
+use super::sql::{corrupt, pass_row, unique_to_conflict};
 use super::{Backend, PassRecord, SqlStore, StoreError, StoreResult};
 
-/// Columns of one row of `passes`.
-const PASS_COLUMNS: usize = 23;
+/// Columns of one row of `passes` as issued.
+const PASS_COLUMNS: usize = 25;
 
 /// Passes per multi-row `INSERT`: sqlx binds SQLite parameters at a cost that grows with the
 /// statement's parameter count, so SQLite takes small statements (the same finding as the scan
-/// ingest); PostgreSQL takes large ones well (400 × 23 = 9,200 parameters, under 65,535).
+/// ingest); PostgreSQL takes large ones well (400 × 25 = 10,000 parameters, under 65,535).
 const fn pass_chunk(backend: Backend) -> usize {
     match backend {
         Backend::Sqlite => 24,
@@ -36,6 +40,26 @@ pub trait IssuanceStore: Send + Sync {
     /// Store every pass in one transaction: if any insert fails (a number already taken, the
     /// database gone), none is stored.
     async fn insert_passes(&self, passes: &[PassRecord]) -> StoreResult<()>;
+
+    /// Every active pass signed by `key` whose validity has not ended at `now`, oldest
+    /// first: what a compromise of `key` leaves without a valid pass.
+    async fn live_passes_signed_by(
+        &self,
+        key: KeyId,
+        now: UnixSeconds,
+    ) -> StoreResult<Vec<PassRecord>>;
+
+    /// Store new signatures in one transaction: each pass of `signed` (number, new QR text)
+    /// now carries `to`'s signature, and records that it was re-issued at `now` off `from`.
+    /// Only a pass still active and still signed by `from` changes (one revoked or re-issued
+    /// meanwhile is left alone); the numbers changed are returned.
+    async fn reissue_passes(
+        &self,
+        from: KeyId,
+        to: KeyId,
+        signed: &[(PassNumber, String)],
+        now: UnixSeconds,
+    ) -> StoreResult<Vec<PassNumber>>;
 }
 
 #[async_trait]
@@ -68,7 +92,7 @@ impl IssuanceStore for SqlStore {
                  driver_id_hash, co_driver_name, co_driver_masked, enterprise_id, origin, \
                  destination, route_checkpoints, cargo, valid_from, valid_until, \
                  max_dwell_minutes, key_id, qr_text, status, revoked_at, revoke_reason, \
-                 created_at, created_by) VALUES ",
+                 created_at, created_by, crew_phone_masked, crew_phone_sealed) VALUES ",
             );
             for i in 0..chunk.len() {
                 sql.push_str(if i == 0 { "(" } else { ", (" });
@@ -107,7 +131,9 @@ impl IssuanceStore for SqlStore {
                     .bind(p.revoked_at)
                     .bind(p.revoke_reason.clone())
                     .bind(p.created_at)
-                    .bind(p.created_by.clone());
+                    .bind(p.created_by.clone())
+                    .bind(p.crew_phone_masked.clone())
+                    .bind(p.crew_phone_sealed.clone());
             }
             q.execute(&mut *tx).await.map_err(unique_to_conflict(|| {
                 "a pass number of this import is already taken".to_owned()
@@ -115,5 +141,51 @@ impl IssuanceStore for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn live_passes_signed_by(
+        &self,
+        key: KeyId,
+        now: UnixSeconds,
+    ) -> StoreResult<Vec<PassRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM passes WHERE key_id = $1 AND status = 'active' AND valid_until > $2 \
+             ORDER BY created_at, number",
+        )
+        .bind(i64::from(key.0))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pass_row).collect()
+    }
+
+    async fn reissue_passes(
+        &self,
+        from: KeyId,
+        to: KeyId,
+        signed: &[(PassNumber, String)],
+        now: UnixSeconds,
+    ) -> StoreResult<Vec<PassNumber>> {
+        let mut tx = self.pool.begin().await?;
+        let mut changed = Vec::with_capacity(signed.len());
+        for (number, qr_text) in signed {
+            let done = sqlx::query(
+                "UPDATE passes SET key_id = $1, qr_text = $2, reissued_at = $3, \
+                 reissued_from_key = $4 \
+                 WHERE number = $5 AND key_id = $4 AND status = 'active'",
+            )
+            .bind(i64::from(to.0))
+            .bind(qr_text)
+            .bind(now)
+            .bind(i64::from(from.0))
+            .bind(number.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                changed.push(*number);
+            }
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 }

@@ -234,6 +234,16 @@ pub struct PassRecord {
     pub revoke_reason: Option<String>,
     pub created_at: UnixSeconds,
     pub created_by: String,
+    /// The crew's contact phone as lists and pages show it (`138****5678`). Never in the QR.
+    pub crew_phone_masked: Option<String>,
+    /// The full phone, sealed by [`crate::privacy::seal_phone`] (only
+    /// [`crate::privacy::open_phone`] reads it, for ops and admin, audited).
+    pub crew_phone_sealed: Option<String>,
+    /// When the pass was last signed again because its key was compromised
+    /// (see `crate::signing::reissue_compromised`).
+    pub reissued_at: Option<UnixSeconds>,
+    /// The compromised key it was signed with before that re-issue.
+    pub reissued_from_key: Option<KeyId>,
 }
 
 /// Filters of `GET /passes` (API and console). Every filter that is set must hold.
@@ -254,6 +264,8 @@ pub struct PassFilter {
     pub valid_until_upto: Option<UnixSeconds>,
     /// The validity starts before this instant (`valid_from < t`).
     pub valid_from_before: Option<UnixSeconds>,
+    /// Re-issued off this (compromised) key: its reprint list.
+    pub reissued_from_key: Option<KeyId>,
 }
 
 /// API roles.
@@ -389,6 +401,11 @@ pub trait Store:
     async fn ensure_issuer_key(&self, key: &IssuerKey, now: UnixSeconds) -> StoreResult<()>;
     async fn list_issuer_keys(&self) -> StoreResult<Vec<IssuerKey>>;
     async fn set_issuer_key_status(&self, id: KeyId, status: KeyStatus) -> StoreResult<()>;
+    /// Register a new issuer key as the active one, in one transaction: the key must be
+    /// numbered above every registered key (else a conflict: a peer rotated at the same
+    /// moment), every other active key becomes retired, and the bundle version is bumped so
+    /// gates learn the new key at their next sync.
+    async fn activate_issuer_key(&self, key: &IssuerKey, now: UnixSeconds) -> StoreResult<()>;
 
     // passes
     /// The next serial for an issuing area. Like a database sequence: never handed out

@@ -3,7 +3,8 @@
 //! are made of.
 //!
 //! - A pass keeps its number, class, plate, enterprise, route, validity and masked crew (the
-//!   signed QR text shows no more); full names and the ID-number hash go.
+//!   signed QR text shows no more); full names, the ID-number hash and the crew's phone
+//!   (sealed and masked) go.
 //! - A scan keeps its device, sequence, chain hashes, checkpoint, time, day, direction, pass
 //!   number, class and verdict, so daily usage, per-checkpoint counts and chain checks are
 //!   unchanged; the plate, the guard's id, the "two codes one pass" observations and the
@@ -57,7 +58,8 @@ impl RetentionStore for SqlStore {
         let mut report = PurgeReport::default();
         let done = sqlx::query(
             "UPDATE passes SET driver_name = driver_masked, co_driver_name = co_driver_masked, \
-             driver_id_hash = NULL, personal_purged_at = $1 \
+             driver_id_hash = NULL, crew_phone_masked = NULL, crew_phone_sealed = NULL, \
+             personal_purged_at = $1 \
              WHERE valid_until < $2 AND personal_purged_at IS NULL",
         )
         .bind(now)

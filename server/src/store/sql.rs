@@ -318,7 +318,7 @@ pub(super) fn checkpoint_row(r: &AnyRow) -> StoreResult<Checkpoint> {
     })
 }
 
-fn pass_row(r: &AnyRow) -> StoreResult<PassRecord> {
+pub(super) fn pass_row(r: &AnyRow) -> StoreResult<PassRecord> {
     let number: String = r.try_get("number")?;
     let class: String = r.try_get("class")?;
     let status: String = r.try_get("status")?;
@@ -353,6 +353,16 @@ fn pass_row(r: &AnyRow) -> StoreResult<PassRecord> {
         revoke_reason: r.try_get("revoke_reason")?,
         created_at: r.try_get("created_at")?,
         created_by: r.try_get("created_by")?,
+        crew_phone_masked: r.try_get("crew_phone_masked")?,
+        crew_phone_sealed: r.try_get("crew_phone_sealed")?,
+        reissued_at: r.try_get("reissued_at")?,
+        reissued_from_key: get_opt_u32(r, "reissued_from_key")?
+            .map(|k| {
+                u8::try_from(k)
+                    .map(KeyId)
+                    .map_err(|_| corrupt("reissued_from_key", k))
+            })
+            .transpose()?,
     })
 }
 
@@ -561,6 +571,45 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn activate_issuer_key(&self, key: &IssuerKey, now: UnixSeconds) -> StoreResult<()> {
+        let public = passgate_shared::keys::public_key_b64(&key.public);
+        let id = i64::from(key.id.0);
+        let mut tx = self.pool.begin().await?;
+        // Writes first (see the top of this file).
+        let done = sqlx::query(
+            "INSERT INTO issuer_keys (id, public_key, status, created_at) \
+             VALUES ($1, $2, 'active', $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&public)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "issuer key {} is already registered / 签发密钥 {} 已登记",
+                key.id, key.id
+            )));
+        }
+        sqlx::query(
+            "UPDATE issuer_keys SET status = 'retired' WHERE status = 'active' AND id <> $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let newest: i64 = sqlx::query_scalar("SELECT MAX(id) FROM issuer_keys")
+            .fetch_one(&mut *tx)
+            .await?;
+        if newest != id {
+            return Err(StoreError::Conflict(format!(
+                "issuer key {newest} was registered meanwhile (another rotation) / 其他操作已登记签发密钥 {newest}"
+            )));
+        }
+        bump_bundle_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn next_serial(&self, area: DivisionCode) -> StoreResult<u32> {
         // One statement, atomic on both backends: PostgreSQL's upsert locks the row, so
         // concurrent callers (on any instance) queue on it and each sees the previous bump;
@@ -583,9 +632,9 @@ impl Store for SqlStore {
             "INSERT INTO passes (number, class, plate, driver_name, driver_masked, driver_id_hash, \
              co_driver_name, co_driver_masked, enterprise_id, origin, destination, route_checkpoints, \
              cargo, valid_from, valid_until, max_dwell_minutes, key_id, qr_text, status, revoked_at, \
-             revoke_reason, created_at, created_by) \
+             revoke_reason, created_at, created_by, crew_phone_masked, crew_phone_sealed) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $23)",
+             $18, $19, $20, $21, $22, $23, $24, $25)",
         )
         .bind(p.number.to_string())
         .bind(p.class.as_str())
@@ -610,6 +659,8 @@ impl Store for SqlStore {
         .bind(&p.revoke_reason)
         .bind(p.created_at)
         .bind(&p.created_by)
+        .bind(&p.crew_phone_masked)
+        .bind(&p.crew_phone_sealed)
         .execute(&self.pool)
         .await
         .map_err(unique_to_conflict(|| {
@@ -670,6 +721,9 @@ impl Store for SqlStore {
         }
         if let Some(t) = f.valid_from_before {
             push("valid_from < {}", Arg::Int(t));
+        }
+        if let Some(k) = f.reissued_from_key {
+            push("reissued_from_key = {}", Arg::Int(i64::from(k.0)));
         }
         let count_sql = format!("SELECT COUNT(*){filters}");
         let list_sql = format!(

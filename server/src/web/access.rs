@@ -42,6 +42,9 @@ pub mod roles {
     pub const APPLICATIONS: &[UserRole] = &[Enterprise, Ops];
     /// Administrator only (accounts, keys).
     pub const ADMIN: &[UserRole] = &[];
+    /// Full personal data on request (the crew's phone), each view audited: the operations
+    /// bureau, which issues the passes.
+    pub const PERSONAL_DATA: &[UserRole] = &[Ops];
 }
 
 impl Access {

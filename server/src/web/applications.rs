@@ -498,6 +498,8 @@ fn to_new_pass(a: &NewApplication) -> NewPass {
         valid_from: Some(a.valid_from.clone()),
         valid_until: Some(a.valid_until.clone()),
         max_dwell_minutes: a.max_dwell_minutes,
+        // The application form does not ask for the crew's phone.
+        crew_phone: None,
     }
 }
 

@@ -111,6 +111,7 @@ enum Col {
     Driver,
     CoDriver,
     DriverId,
+    CrewPhone,
     EnterpriseId,
     EnterpriseName,
     Origin,
@@ -184,6 +185,22 @@ const COLUMNS: &[Spec] = &[
         ],
         need: OPTIONAL,
         help: crate::k!("import.col.driver_id"),
+    },
+    Spec {
+        col: Col::CrewPhone,
+        header: "联系电话",
+        aliases: &[
+            "司乘联系电话",
+            "手机号",
+            "手机号码",
+            "电话",
+            "crew_phone",
+            "crew phone",
+            "phone",
+            "mobile",
+        ],
+        need: OPTIONAL,
+        help: crate::k!("import.col.crew_phone"),
     },
     Spec {
         col: Col::EnterpriseId,
@@ -301,6 +318,7 @@ fn column_of_field(field: &str) -> Col {
         "driver" => Col::Driver,
         "co_driver" => Col::CoDriver,
         "driver_id_number" => Col::DriverId,
+        "crew_phone" => Col::CrewPhone,
         "enterprise_id" => Col::EnterpriseId,
         "origin" => Col::Origin,
         "destination" => Col::Destination,
@@ -822,6 +840,7 @@ fn row_request(h: &Header, dir: &Directory, cells: &[Cell]) -> RowRequest {
         driver: text_opt(h.cell(cells, Col::Driver)),
         co_driver: text_opt(h.cell(cells, Col::CoDriver)),
         driver_id_number: text_opt(h.cell(cells, Col::DriverId)),
+        crew_phone: text_opt(h.cell(cells, Col::CrewPhone)),
         origin: text_opt(h.cell(cells, Col::Origin)),
         destination: text_opt(h.cell(cells, Col::Destination)),
         ..NewPass::default()
@@ -1090,13 +1109,14 @@ async fn process(
 
     // Every row is good: number, sign and store them all.
     let n = u32::try_from(total).map_err(|e| JobError::Internal(e.to_string()))?;
+    let signer = crate::signing::signer(st).await?;
     let first = st.store.reserve_serials(st.settings.area, n).await?;
     jobs.set(id, Phase::Issuing { done: 0, total });
     let mut records: Vec<PassRecord> = Vec::with_capacity(total);
     let mut issued: Vec<Issued> = Vec::with_capacity(total);
     for (i, (row, issue)) in issues.into_iter().enumerate() {
         let serial = first.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
-        let record = sign_record(st, issue, serial, now, created_by)?;
+        let record = sign_record(st, issue, serial, now, created_by, &signer)?;
         issued.push(Issued {
             row,
             number: record.number.to_string(),
@@ -1444,12 +1464,13 @@ fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> WebError {
 fn example_row() -> Vec<String> {
     let tomorrow = (now() / 86_400 + 1) * 86_400;
     let day = |t: i64| datetime(t).split(' ').next().unwrap_or_default().to_owned();
-    let values: [(Col, String); 15] = [
+    let values: [(Col, String); 16] = [
         (Col::Plate, "豫U12345".into()),
         (Col::Class, PassClass::LongHaul.name_zh().into()),
         (Col::Driver, "张三".into()),
         (Col::CoDriver, "李四".into()),
         (Col::DriverId, String::new()),
+        (Col::CrewPhone, String::new()),
         (Col::EnterpriseId, "1".into()),
         (Col::EnterpriseName, String::new()),
         (Col::Origin, "419001".into()),

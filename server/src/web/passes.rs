@@ -2,6 +2,11 @@
 //! form (checked as you type by the same rules as the submit), the detail page with the QR
 //! code and the revoke form, and the printable A4 pass.
 //!
+//! The crew's phone is shown masked (`138****5678`) to everyone who may see the pass; the
+//! operations bureau and the administrator may press 显示完整号码, a POST that records a
+//! `personal_data_viewed` audit entry and answers the detail page with the full number (not
+//! cached, never in a URL).
+//!
 //! The two bureaus see every pass; an enterprise account sees only its own enterprise's
 //! passes (the list is filtered, any other pass answers "not found").
 
@@ -57,6 +62,11 @@ pub fn pages() -> Vec<Page> {
             "/passes/{number}/revoke",
             Access::Roles(roles::OPS),
             post(revoke),
+        ),
+        Page::post(
+            "/passes/{number}/phone",
+            Access::Roles(roles::PERSONAL_DATA),
+            post(reveal_phone),
         ),
     ]
 }
@@ -424,6 +434,7 @@ pub struct PassForm {
     pub valid_from: String,
     pub valid_until: String,
     pub max_dwell_minutes: String,
+    pub crew_phone: String,
 }
 
 impl PassForm {
@@ -445,6 +456,7 @@ impl PassForm {
                 "valid_from" => f.valid_from = v,
                 "valid_until" => f.valid_until = v,
                 "max_dwell_minutes" => f.max_dwell_minutes = v,
+                "crew_phone" => f.crew_phone = v,
                 _ => {}
             }
         }
@@ -535,6 +547,7 @@ impl PassForm {
             valid_from,
             valid_until,
             max_dwell_minutes,
+            crew_phone: text(&self.crew_phone),
         };
         (new, errors)
     }
@@ -608,6 +621,8 @@ async fn render_form(
                             .autocomplete("off").render(ctx, errors))
                         (Input::text("driver_id_number", ctx.t("passes.field.driver_id_number"), &form.driver_id_number)
                             .hint(ctx.t("passes.form.id_hint")).autocomplete("off").render(ctx, errors))
+                        (Input::text("crew_phone", ctx.t("passes.field.crew_phone"), &form.crew_phone)
+                            .kind("tel").hint(ctx.t("passes.form.phone_hint")).autocomplete("off").render(ctx, errors))
                     }
                 }
                 fieldset {
@@ -790,12 +805,28 @@ async fn render_detail(
     reason: &str,
     errors: &[FieldError],
 ) -> WebResult<Markup> {
+    render_detail_with(st, ctx, p, banner, reason, errors, None).await
+}
+
+/// The detail page; `full_phone` is the crew's phone in full, after an audited request.
+async fn render_detail_with(
+    st: &AppState,
+    ctx: &Ctx,
+    p: &PassRecord,
+    banner: Banner<'_>,
+    reason: &str,
+    errors: &[FieldError],
+    full_phone: Option<&str>,
+) -> WebResult<Markup> {
     let now = now();
     let shown = Shown::of(p, now);
     let more = details_of(st, p, 50).await?;
     let may_revoke = ctx
         .role()
         .is_some_and(|r| Access::Roles(roles::OPS).allows(r));
+    let may_see_phone = ctx
+        .role()
+        .is_some_and(|r| Access::Roles(roles::PERSONAL_DATA).allows(r));
     let title = ctx.tf("passes.detail.title", &[("number", &p.number)]);
     let reason_error = field_error(errors, "reason");
     Ok(page(
@@ -821,6 +852,25 @@ async fn render_detail(
                     dd { (p.driver_masked) }
                     dt { (ctx.t("passes.field.co_driver")) }
                     dd { (p.co_driver_masked.as_deref().unwrap_or("—")) }
+                    dt { (ctx.t("passes.field.crew_phone")) }
+                    dd class="phone" {
+                        @match (full_phone, &p.crew_phone_masked) {
+                            (Some(full), _) => {
+                                strong data-phone="full" { (full) }
+                                " " small class="hint" { (ctx.t("passes.phone.audited")) }
+                            }
+                            (None, Some(masked)) => {
+                                span data-phone="masked" { (masked) }
+                                @if may_see_phone && p.crew_phone_sealed.is_some() {
+                                    form method="post" action={ "/passes/" (p.number) "/phone" } class="inline" {
+                                        (csrf_field(ctx))
+                                        button type="submit" class="link" { (ctx.t("passes.phone.reveal")) }
+                                    }
+                                }
+                            }
+                            (None, None) => { "—" }
+                        }
+                    }
                     dt { (ctx.t("passes.field.enterprise")) }
                     dd { (more.enterprise) }
                     dt { (ctx.t("passes.field.route")) }
@@ -839,6 +889,10 @@ async fn render_detail(
                     }
                     dt { (ctx.t("passes.field.key_id")) }
                     dd { (p.key_id.0) }
+                    @if let (Some(at), Some(from)) = (p.reissued_at, p.reissued_from_key) {
+                        dt { (ctx.t("passes.field.reissued")) }
+                        dd { (ctx.tf("passes.detail.reissued", &[("at", &datetime(at)), ("key", &from.0)])) }
+                    }
                     dt { (ctx.t("passes.field.created_by")) }
                     dd { (p.created_by) }
                     dt { (ctx.t("passes.field.created_at")) }
@@ -970,6 +1024,39 @@ async fn revoke(
     Ok(see_other(&format!("/passes/{}?revoked=1", p.number)))
 }
 
+/// 显示完整号码: the crew's full phone, for the operations bureau and the administrator.
+/// Every view is an audit entry; the answer is not cached.
+async fn reveal_phone(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> WebResult<Response> {
+    let user = ctx.user()?.clone();
+    let p = find_visible(&st, &ctx, &number).await?;
+    let Some(sealed) = p.crew_phone_sealed.as_deref() else {
+        return Err(WebError::NotFound("phone"));
+    };
+    let phone =
+        crate::privacy::open_phone(&st.personal_secret, p.number, sealed).ok_or_else(|| {
+            WebError::Internal(format!(
+                "the phone of pass {} does not open with personal-data.secret",
+                p.number
+            ))
+        })?;
+    crate::audit::record(
+        &st,
+        &user.username,
+        crate::audit::Action::PersonalDataViewed,
+        &format!("pass:{}", p.number),
+        serde_json::json!({ "field": "crew_phone" }),
+    )
+    .await?;
+    tracing::info!(number = %p.number, by = %user.username, "crew phone viewed");
+    let markup =
+        render_detail_with(&st, &ctx, &p, Banner::None, "", &[], Some(phone.as_str())).await?;
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], markup).into_response())
+}
+
 // ---------------------------------------------------------------------------------------
 // The printable pass
 
@@ -1041,6 +1128,10 @@ async fn print(
                         (ctx.tf("passes.print.authority", &[("authority", &st.settings.authority)]))
                         " · "
                         (ctx.tf("passes.print.issued_at", &[("at", &datetime(p.created_at))]))
+                        @if let Some(at) = p.reissued_at {
+                            " · "
+                            (ctx.tf("passes.print.reissued_at", &[("at", &datetime(at))]))
+                        }
                     }
                 }
             }
