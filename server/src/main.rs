@@ -417,6 +417,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
                 username,
                 role,
                 enterprise_id: enterprise,
+                team_id: None,
                 password_hash: web::session::hash_password(password.clone())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?,

@@ -599,9 +599,18 @@ pub fn day_status(
 ) -> DayStatus {
     match current {
         None => DayStatus::Missing,
-        Some((_, first)) if is_late(date, first, due) => DayStatus::Late,
-        Some((ReportKind::Zero, _)) => DayStatus::ZeroReported,
-        Some((ReportKind::Full, _)) => DayStatus::Reported,
+        Some((kind, first)) => report_status(kind, is_late(date, first, due)),
+    }
+}
+
+/// The status a filed report gives its day, once lateness is known: a stored report carries
+/// the `late` flag its first version was given (with the due time in force then), so a
+/// later change of the due time does not rewrite history.
+pub fn report_status(kind: ReportKind, late: bool) -> DayStatus {
+    match (kind, late) {
+        (_, true) => DayStatus::Late,
+        (ReportKind::Zero, false) => DayStatus::ZeroReported,
+        (ReportKind::Full, false) => DayStatus::Reported,
     }
 }
 
@@ -1008,6 +1017,12 @@ mod tests {
             DayStatus::Reported
         );
         assert_eq!(day_status("2022-04-01", None, due), DayStatus::Missing);
+        assert_eq!(report_status(ReportKind::Full, true), DayStatus::Late);
+        assert_eq!(
+            report_status(ReportKind::Zero, false),
+            DayStatus::ZeroReported
+        );
+        assert_eq!(report_status(ReportKind::Full, false), DayStatus::Reported);
         let mut c = Coverage::default();
         for s in [DayStatus::Missing, DayStatus::Late, DayStatus::Reported] {
             c.add(s);

@@ -356,7 +356,7 @@ fn pass_row(r: &AnyRow) -> StoreResult<PassRecord> {
     })
 }
 
-fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
+pub(super) fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
     let role: String = r.try_get("role")?;
     Ok(TokenRecord {
         id: r.try_get("id")?,
@@ -364,6 +364,7 @@ fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         checkpoint_id: get_opt_u32(r, "checkpoint_id")?.map(CheckpointId),
         device_id: get_opt_u32(r, "device_id")?.map(DeviceId),
+        enterprise_id: get_opt_u32(r, "enterprise_id")?.map(EnterpriseId),
     })
 }
 

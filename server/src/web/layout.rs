@@ -89,6 +89,7 @@ pub fn role_key(role: UserRole) -> &'static str {
         UserRole::Transport => crate::k!("role.transport"),
         UserRole::Taskforce => crate::k!("role.taskforce"),
         UserRole::Enterprise => crate::k!("role.enterprise"),
+        UserRole::Supervisor => crate::k!("role.supervisor"),
     }
 }
 

@@ -275,6 +275,7 @@ async fn create(
                 display_name,
                 role,
                 enterprise_id,
+                team_id: None,
                 password_hash: hash_password(password.clone()).await?,
                 must_change_password: true,
             };
