@@ -82,13 +82,13 @@ impl Scope {
         }
     }
 
-    /// The team filter for store queries: `Ok(None)` for everything, `Err(())` when this
-    /// scope sees nothing at all.
-    pub fn team_filter(self) -> Result<Option<i64>, ()> {
+    /// The team filter for store queries: `Some(None)` for every team, `Some(Some(t))` for
+    /// one, `None` when this scope sees nothing at all.
+    pub fn team_filter(self) -> Option<Option<i64>> {
         match self {
-            Scope::All | Scope::Enterprise(_) => Ok(None),
-            Scope::Team(t) => Ok(Some(t)),
-            Scope::Nothing => Err(()),
+            Scope::All | Scope::Enterprise(_) => Some(None),
+            Scope::Team(t) => Some(Some(t)),
+            Scope::Nothing => None,
         }
     }
 }
@@ -851,10 +851,10 @@ mod tests {
         let team = Scope::of(&user(UserRole::Supervisor, Some(3), None));
         assert!(team.allows(e, Some(3)));
         assert!(!team.allows(e, Some(4)) && !team.allows(e, None));
-        assert_eq!(team.team_filter(), Ok(Some(3)));
+        assert_eq!(team.team_filter(), Some(Some(3)));
         let lost = Scope::of(&user(UserRole::Supervisor, None, None));
         assert!(!lost.allows(e, Some(3)));
-        assert_eq!(lost.team_filter(), Err(()));
+        assert_eq!(lost.team_filter(), None);
         let own = Scope::of(&user(UserRole::Enterprise, None, Some(7)));
         assert!(own.allows(e, Some(1)) && !own.allows(EnterpriseId(8), Some(1)));
         assert_eq!(Scope::of(&user(UserRole::Ops, None, None)), Scope::Nothing);

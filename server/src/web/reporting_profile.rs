@@ -497,11 +497,10 @@ mod tests {
                 .as_deref(),
             Some("0371-6666 8888")
         );
-        assert_eq!(
+        assert!(
             check_phone(Lang::Zh, "p", "+86 138 0000 0000")
                 .unwrap()
-                .is_some(),
-            true
+                .is_some()
         );
         assert_eq!(check_phone(Lang::Zh, "p", "").unwrap(), None);
         assert!(check_phone(Lang::Zh, "p", "12345").is_err());

@@ -127,8 +127,8 @@ async fn render_list(
     let scope = scope(ctx)?;
     let settings = st.store.reporting_settings().await?;
     let profiles = match scope.team_filter() {
-        Ok(team) => st.store.enterprise_profiles(team).await?,
-        Err(()) => Vec::new(),
+        Some(team) => st.store.enterprise_profiles(team).await?,
+        None => Vec::new(),
     };
     let visible: Vec<_> = profiles
         .into_iter()
@@ -143,7 +143,7 @@ async fn render_list(
                     Scope::Enterprise(e) => Some(e),
                     _ => None,
                 },
-                team: scope.team_filter().ok().flatten(),
+                team: scope.team_filter().flatten(),
                 open_only: !show_all,
             })
             .await?

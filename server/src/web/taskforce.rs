@@ -189,14 +189,14 @@ async fn load(
         .filter(|t| {
             scope
                 .team_filter()
-                .is_ok_and(|f| f.is_none_or(|f| f == t.id))
+                .is_some_and(|f| f.is_none_or(|f| f == t.id))
         })
         .collect();
     let settings = st.store.reporting_settings().await?;
     let items = st.store.supply_items().await?;
     let entries: Vec<DayEntry> = match scope.team_filter() {
-        Err(()) => Vec::new(),
-        Ok(own) => {
+        None => Vec::new(),
+        Some(own) => {
             let team = own.or(match pick {
                 TeamPick::Team(t) => Some(t),
                 _ => None,
@@ -244,7 +244,7 @@ async fn load(
                 }
             }
         }
-        if let Ok(own) = scope.team_filter() {
+        if let Some(own) = scope.team_filter() {
             let team = own.or(match pick {
                 TeamPick::Team(t) => Some(t),
                 _ => None,
