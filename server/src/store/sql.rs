@@ -142,6 +142,28 @@ pub(super) fn get_u64(r: &AnyRow, col: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| corrupt(col, v))
 }
 
+/// A bound value of a dynamic query (whose placeholders are numbered by hand).
+pub(super) enum Arg {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Bind `args` in order.
+pub(super) fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s),
+            Arg::Int(n) => q.bind(n),
+            Arg::Bool(b) => q.bind(b),
+        };
+    }
+    q
+}
+
 pub(super) fn unique_to_conflict(
     message: impl FnOnce() -> String,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
