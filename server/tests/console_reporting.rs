@@ -557,7 +557,7 @@ async fn supervisors_see_only_their_team(db: TestDb) {
         .post_form(
             Some(&sup),
             &format!("/risk/{}/step", case.id),
-            &[("target", "2"), ("owner", "x")],
+            &[("step", "2"), ("owner", "x")],
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -932,7 +932,7 @@ async fn the_risk_flow_moves_one_step_at_a_time(db: TestDb) {
         )
         .await;
     assert_status(&r, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().contains("请不要填写身份证号"));
+    assert!(error_for(&r.text(), "subject").contains("请勿填写身份证号"));
 
     let r = c
         .post_form(
@@ -964,12 +964,12 @@ async fn the_risk_flow_moves_one_step_at_a_time(db: TestDb) {
         .post_form(
             Some(&who),
             &format!("/risk/{id}/step"),
-            &[("target", "4"), ("owner", "王五")],
+            &[("step", "4"), ("owner", "王五")],
         )
         .await;
     assert_status(&r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        error_for(&r.text(), "target").contains("下一步应为第 2 步"),
+        error_for(&r.text(), "step").contains("下一步应为第 2 步"),
         "{}",
         r.text()
     );
@@ -977,15 +977,16 @@ async fn the_risk_flow_moves_one_step_at_a_time(db: TestDb) {
         .post_form(
             Some(&who),
             &format!("/risk/{id}/step"),
-            &[("target", "2"), ("owner", " ")],
+            &[("step", "2"), ("owner", " ")],
         )
         .await;
     assert_status(&r, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error_for(&r.text(), "owner").contains("请填写本步骤负责人"));
     let r = c
         .post_form(
             Some(&who),
             &format!("/risk/{id}/step"),
-            &[("target", "2"), ("owner", "王五"), ("note", "已启动")],
+            &[("step", "2"), ("owner", "王五"), ("note", "已启动")],
         )
         .await;
     assert_status(&r, StatusCode::SEE_OTHER);
@@ -996,7 +997,7 @@ async fn the_risk_flow_moves_one_step_at_a_time(db: TestDb) {
         .post_form(
             Some(&admin),
             &format!("/risk/{id}/step"),
-            &[("target", "5"), ("owner", "专班")],
+            &[("step", "5"), ("owner", "专班")],
         )
         .await;
     assert_status(&r, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1006,7 +1007,7 @@ async fn the_risk_flow_moves_one_step_at_a_time(db: TestDb) {
             Some(&admin),
             &format!("/risk/{id}/step"),
             &[
-                ("target", "5"),
+                ("step", "5"),
                 ("owner", "专班"),
                 ("skip_reason", "现场已处置完毕"),
             ],

@@ -25,7 +25,6 @@ use super::access::{Access, roles};
 use super::layout::{Input, csrf_field, datetime, error_summary, field_error, notice, page};
 use super::reporting_form::{ReportForm, merge_problems};
 use super::{Ctx, Page, WebError, WebResult, see_other};
-use crate::audit::{self, Action};
 use crate::error::FieldError;
 use crate::state::{AppState, now};
 use crate::store::reporting::{EnterpriseProfile, StoredReport, SupplyItem};
@@ -713,45 +712,38 @@ async fn report_form(
     Ok(render_form(&ctx, &form, &items, editing, &[]).into_response())
 }
 
-/// Every problem of a typed report: what the form could not read, then the shared rules.
-/// `Ok(report)` when there is none.
-fn problems(ctx: &Ctx, form: &ReportForm, items: &[SupplyItem]) -> Result<Report, Vec<FieldError>> {
+/// Every problem of a typed report: what the form could not read, then what the shared
+/// rules say about the rest (empty when there is none).
+fn problems(ctx: &Ctx, form: &ReportForm, items: &[SupplyItem]) -> Vec<FieldError> {
     let (draft, form_errors) = form.to_draft(ctx.lang);
     let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
-    match validate_report(&draft, &keys, now()) {
-        Ok(r) if form_errors.is_empty() => Ok(r),
-        Ok(_) => Err(form_errors),
-        Err(problems) => Err(merge_problems(ctx.lang, form_errors, problems)),
-    }
+    let rules = validate_report(&draft, &keys, now())
+        .err()
+        .unwrap_or_default();
+    merge_problems(ctx.lang, form_errors, rules)
 }
 
-/// Store a checked report as the next version of its day, with its audit entry.
-async fn store_report(
+/// File a typed report through the API's own path (`routes::reports::submit`: the shared
+/// rules, the next version, the configured due time, the audit entry). `Ok(date)` once
+/// stored, or every problem of the form.
+async fn file(
     st: &AppState,
     ctx: &Ctx,
     enterprise: EnterpriseId,
-    report: &Report,
-) -> WebResult<StoredReport> {
+    form: &ReportForm,
+    items: &[SupplyItem],
+) -> WebResult<Result<String, Vec<FieldError>>> {
+    let (draft, form_errors) = form.to_draft(ctx.lang);
+    if !form_errors.is_empty() {
+        return Ok(Err(problems(ctx, form, items)));
+    }
     let user = ctx.user()?;
-    let settings = st.store.reporting_settings().await?;
-    let stored = st
-        .store
-        .submit_report(enterprise, report, &user.username, now(), settings.due)
-        .await?;
-    audit::record(
-        st,
-        &user.username,
-        Action::ReportSubmitted,
-        &format!("enterprise:{}", enterprise.0),
-        serde_json::json!({
-            "date": stored.report.date,
-            "version": stored.version,
-            "kind": stored.report.kind.as_str(),
-            "late": stored.late,
-        }),
+    Ok(
+        match crate::routes::reports::submit(st, enterprise, &draft, &user.username, now()).await? {
+            Ok(stored) => Ok(stored.report.date),
+            Err(rules) => Err(merge_problems(ctx.lang, Vec::new(), rules)),
+        },
     )
-    .await?;
-    Ok(stored)
 }
 
 async fn file_full(State(st): State<AppState>, ctx: Ctx, body: String) -> WebResult<Response> {
@@ -760,14 +752,8 @@ async fn file_full(State(st): State<AppState>, ctx: Ctx, body: String) -> WebRes
     let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
     let mut form = ReportForm::parse(&body, &keys);
     form.kind = ReportKind::Full.as_str().to_owned();
-    match problems(&ctx, &form, &items) {
-        Ok(report) => {
-            let stored = store_report(&st, &ctx, enterprise, &report).await?;
-            Ok(see_other(&format!(
-                "/reporting?date={}&done=submitted",
-                stored.report.date
-            )))
-        }
+    match file(&st, &ctx, enterprise, &form, &items).await? {
+        Ok(date) => Ok(see_other(&format!("/reporting?date={date}&done=submitted"))),
         Err(errors) => {
             let current = match local_day_range(form.date.trim()) {
                 Some(_) => {
@@ -788,14 +774,8 @@ async fn file_zero(State(st): State<AppState>, ctx: Ctx, body: String) -> WebRes
     let items = active_items(&st).await?;
     let mut form = ReportForm::parse(&body, &[]);
     form.kind = ReportKind::Zero.as_str().to_owned();
-    match problems(&ctx, &form, &items) {
-        Ok(report) => {
-            let stored = store_report(&st, &ctx, enterprise, &report).await?;
-            Ok(see_other(&format!(
-                "/reporting?date={}&done=submitted",
-                stored.report.date
-            )))
-        }
+    match file(&st, &ctx, enterprise, &form, &items).await? {
+        Ok(date) => Ok(see_other(&format!("/reporting?date={date}&done=submitted"))),
         Err(errors) => {
             let date = query_date(&ctx, Some(&form.date)).unwrap_or_else(|_| today());
             let markup = render_today(
@@ -819,7 +799,7 @@ async fn check(State(st): State<AppState>, ctx: Ctx, body: String) -> WebResult<
     let items = active_items(&st).await?;
     let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
     let form = ReportForm::parse(&body, &keys);
-    let errors = problems(&ctx, &form, &items).err().unwrap_or_default();
+    let errors = problems(&ctx, &form, &items);
     Ok(Json(serde_json::json!({ "errors": errors })).into_response())
 }
 

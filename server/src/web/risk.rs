@@ -5,8 +5,9 @@
 //!
 //! An enterprise account opens and advances its own enterprise's cases; the task force sees
 //! and advances every case; a supervisor sees the cases of its team's enterprises. Any other
-//! case answers "not found". The step rule is `check_step`, which the store runs again
-//! inside its transaction against the stored step.
+//! case answers "not found". Opening and advancing go through the API's own functions
+//! (`routes::reports::open_case` / `advance_case`: the same checks — `check_risk_subject`,
+//! `check_step` run by the store against the stored step — and the same audit entries).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,24 +15,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use passgate_shared::EnterpriseId;
-use passgate_shared::reporting::{FlowError, RiskStep};
+use passgate_shared::reporting::RiskStep;
 use serde::Deserialize;
 
 use super::access::{Access, roles};
 use super::layout::{
-    Input, csrf_field, datetime, error_summary, field_error, localized, notice, page, select,
+    Input, csrf_field, datetime, error_summary, field_error, localized, localized_all, notice,
+    page, select,
 };
 use super::reporting::{Scope, scope, visible_enterprise};
 use super::session::form_urlencoded_pairs;
 use super::{Ctx, Page, WebError, WebResult, see_other};
-use crate::audit::{self, Action};
-use crate::error::FieldError;
-use crate::routes::enterprises::required_name;
+use crate::error::{ApiError, FieldError};
+use crate::routes::reports::{OpenCaseForm, StepForm, advance_case, open_case};
 use crate::state::{AppState, now};
-use crate::store::reporting::{
-    NewRiskCase, ReportingSettings, RiskCase, RiskCaseFilter, StepEntry,
-};
-use crate::store::{StoreError, UserRole};
+use crate::store::UserRole;
+use crate::store::reporting::{ReportingSettings, RiskCase, RiskCaseFilter};
 
 pub fn pages() -> Vec<Page> {
     let view = Access::Roles(roles::RISK_VIEW);
@@ -42,34 +41,6 @@ pub fn pages() -> Vec<Page> {
         Page::get("/risk/{id}", view, get(detail)),
         Page::post("/risk/{id}/step", edit, post(step)),
     ]
-}
-
-/// Longest subject, owner and note, in characters.
-const SUBJECT_MAX: usize = 50;
-const OWNER_MAX: usize = 50;
-const NOTE_MAX: usize = 500;
-
-/// A case's subject is a masked name or the notice number: never an identity number, which
-/// would put personal data on every list. A run of 15 or more digits (an identity card
-/// number's length) is refused.
-fn check_subject(lang: passgate_shared::Lang, raw: &str) -> Result<String, FieldError> {
-    let subject =
-        required_name("subject", Some(raw), SUBJECT_MAX).map_err(|e| localized(lang, e))?;
-    let mut run = 0;
-    for c in subject.chars() {
-        run = if c.is_ascii_digit() || c == 'X' || c == 'x' {
-            run + 1
-        } else {
-            0
-        };
-        if run >= 15 {
-            return Err(FieldError::new(
-                "subject",
-                super::i18n::tr(lang, "risk.subject.id_number"),
-            ));
-        }
-    }
-    Ok(subject)
 }
 
 fn step_key(done: bool, overdue: bool) -> &'static str {
@@ -260,7 +231,6 @@ async fn open(State(st): State<AppState>, ctx: Ctx, body: String) -> WebResult<R
             _ => {}
         }
     }
-    let lang = ctx.lang;
     let mut errors = Vec::new();
     let enterprise = match scope(&ctx)? {
         Scope::Enterprise(e) => Some(e),
@@ -285,44 +255,18 @@ async fn open(State(st): State<AppState>, ctx: Ctx, body: String) -> WebResult<R
             }
         },
     };
-    let subject = check_subject(lang, &form.subject)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let owner = required_name("owner", Some(&form.owner), OWNER_MAX)
-        .map_err(|e| errors.push(localized(lang, e)))
-        .ok();
-    if form.note.trim().chars().count() > NOTE_MAX {
-        errors.push(FieldError::new(
-            "note",
-            ctx.tf("risk.note.too_long", &[("max", &NOTE_MAX)]),
-        ));
-    }
-    if let (Some(enterprise), Some(subject), Some(owner), true) =
-        (enterprise, subject, owner, errors.is_empty())
-    {
+    if let Some(enterprise) = enterprise {
         let user = ctx.user()?;
-        let case = st
-            .store
-            .open_risk_case(
-                enterprise,
-                &NewRiskCase {
-                    subject,
-                    owner,
-                    note: form.note.trim().to_owned(),
-                },
-                &user.username,
-                now(),
-            )
-            .await?;
-        audit::record(
-            &st,
-            &user.username,
-            Action::RiskCaseOpened,
-            &format!("risk_case:{}", case.id),
-            serde_json::json!({ "enterprise_id": enterprise.0 }),
-        )
-        .await?;
-        return Ok(see_other(&format!("/risk/{}?done=opened", case.id)));
+        let fields = OpenCaseForm {
+            subject: Some(form.subject.clone()),
+            owner: Some(form.owner.clone()),
+            note: Some(form.note.clone()),
+        };
+        match open_case(&st, enterprise, &fields, &user.username, now()).await {
+            Ok(case) => return Ok(see_other(&format!("/risk/{}?done=opened", case.id))),
+            Err(ApiError::Validation(fields)) => errors.extend(localized_all(ctx.lang, fields)),
+            Err(e) => return Err(e.into()),
+        }
     }
     let markup = render_list(&st, &ctx, false, &form, &errors, None).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, markup).into_response())
@@ -330,8 +274,8 @@ async fn open(State(st): State<AppState>, ctx: Ctx, body: String) -> WebResult<R
 
 /// The step form as typed.
 #[derive(Debug, Default, Clone)]
-struct StepForm {
-    target: String,
+struct StepInput {
+    step: String,
     owner: String,
     note: String,
     skip_reason: String,
@@ -341,7 +285,7 @@ async fn render_detail(
     st: &AppState,
     ctx: &Ctx,
     case: &RiskCase,
-    form: &StepForm,
+    form: &StepInput,
     errors: &[FieldError],
     done: Option<&str>,
 ) -> WebResult<Markup> {
@@ -364,10 +308,10 @@ async fn render_detail(
             )
         })
         .collect();
-    let target_value = if form.target.is_empty() {
+    let target_value = if form.step.is_empty() {
         open.map(|s| s.number().to_string()).unwrap_or_default()
     } else {
-        form.target.clone()
+        form.step.clone()
     };
     let title = ctx.tf("risk.detail.title", &[("subject", &case.subject)]);
     Ok(page(
@@ -430,14 +374,14 @@ async fn render_detail(
                     (csrf_field(ctx))
                     div class="grid2" {
                         @if is_admin {
-                            (select(ctx, "target", ctx.t("risk.field.target"), &targets, &target_value, true, errors))
+                            (select(ctx, "step", ctx.t("risk.field.target"), &targets, &target_value, true, errors))
                         } @else {
-                            input type="hidden" name="target" value=(target_value);
+                            input type="hidden" name="step" value=(target_value);
                             div class="field" {
                                 span class="group-label" { (ctx.t("risk.field.target")) }
-                                span id="f-target" { @for (_, label) in &targets { (label) } }
-                                span class="error" role="alert" data-error-for="target" {
-                                    @if let Some(e) = field_error(errors, "target") { (e) }
+                                span id="f-step" { @for (_, label) in &targets { (label) } }
+                                span class="error" role="alert" data-error-for="step" {
+                                    @if let Some(e) = field_error(errors, "step") { (e) }
                                 }
                             }
                         }
@@ -471,21 +415,11 @@ async fn detail(
         &st,
         &ctx,
         &case,
-        &StepForm::default(),
+        &StepInput::default(),
         &[],
         q.done.as_deref(),
     )
     .await
-}
-
-/// A refused step as a field error in the reader's language.
-fn flow_error(lang: passgate_shared::Lang, e: &FlowError) -> FieldError {
-    let field = match e {
-        FlowError::Owner => "owner",
-        FlowError::SkipReason => "skip_reason",
-        FlowError::Closed | FlowError::AlreadyDone(_) | FlowError::Skip { .. } => "target",
-    };
-    localized(lang, FieldError::new(field, e.to_string()))
 }
 
 async fn step(
@@ -495,79 +429,33 @@ async fn step(
     body: String,
 ) -> WebResult<Response> {
     let case = visible_case(&st, &ctx, &id).await?;
-    let mut form = StepForm::default();
+    let mut form = StepInput::default();
     for (k, v) in form_urlencoded_pairs(&body) {
         match k.as_str() {
-            "target" => form.target = v,
+            "step" => form.step = v,
             "owner" => form.owner = v,
             "note" => form.note = v,
             "skip_reason" => form.skip_reason = v,
             _ => {}
         }
     }
-    let lang = ctx.lang;
     let is_admin = ctx.role() == Some(UserRole::Admin);
-    let mut errors = Vec::new();
-    let target = form
-        .target
-        .trim()
-        .parse::<u8>()
-        .ok()
-        .and_then(RiskStep::from_number);
-    if target.is_none() {
-        errors.push(FieldError::new("target", ctx.t("risk.target.invalid")));
-    }
-    if let Err(e) = required_name("owner", Some(&form.owner), OWNER_MAX) {
-        errors.push(localized(lang, e));
-    }
-    if form.note.trim().chars().count() > NOTE_MAX {
-        errors.push(FieldError::new(
-            "note",
-            ctx.tf("risk.note.too_long", &[("max", &NOTE_MAX)]),
-        ));
-    }
-    if form.skip_reason.trim().chars().count() > NOTE_MAX {
-        errors.push(FieldError::new(
-            "skip_reason",
-            ctx.tf("risk.note.too_long", &[("max", &NOTE_MAX)]),
-        ));
-    }
-    if let (Some(target), true) = (target, errors.is_empty()) {
-        let entry = StepEntry {
-            target,
-            owner: form.owner.trim().to_owned(),
-            note: form.note.trim().to_owned(),
-            skip_reason: if is_admin {
-                form.skip_reason.trim().to_owned()
-            } else {
-                String::new()
-            },
-        };
-        let user = ctx.user()?;
-        match st
-            .store
-            .advance_risk_case(case.id, &entry, is_admin, now())
-            .await
-        {
-            Ok(updated) => {
-                audit::record(
-                    &st,
-                    &user.username,
-                    Action::RiskStepRecorded,
-                    &format!("risk_case:{}", case.id),
-                    serde_json::json!({
-                        "step": updated.step.number(),
-                        "from": case.step.number(),
-                        "skip_reason": (!entry.skip_reason.is_empty()).then_some(&entry.skip_reason),
-                    }),
-                )
-                .await?;
-                return Ok(see_other(&format!("/risk/{}?done=recorded", case.id)));
-            }
-            Err(StoreError::Flow(e)) => errors.push(flow_error(lang, &e)),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let fields = StepForm {
+        step: form.step.trim().parse().ok(),
+        owner: Some(form.owner.clone()),
+        note: Some(form.note.clone()),
+        // Only an administrator may skip, so only an administrator's reason is passed on.
+        skip_reason: is_admin.then(|| form.skip_reason.clone()),
+    };
+    let user = ctx.user()?;
+    let errors = match advance_case(&st, case.id, &fields, is_admin, &user.username, now()).await {
+        Ok(_) => return Ok(see_other(&format!("/risk/{}?done=recorded", case.id))),
+        Err(ApiError::Validation(fields)) => localized_all(ctx.lang, fields),
+        // The flow's refusals that are not about one input (closed, already done, a skip
+        // without the right) belong to the step choice.
+        Err(ApiError::Conflict(m)) => vec![localized(ctx.lang, FieldError::new("step", m))],
+        Err(e) => return Err(e.into()),
+    };
     let fresh = st
         .store
         .get_risk_case(case.id)
@@ -575,36 +463,4 @@ async fn step(
         .ok_or(WebError::NotFound("risk case"))?;
     let markup = render_detail(&st, &ctx, &fresh, &form, &errors, None).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, markup).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use passgate_shared::Lang;
-
-    use super::*;
-
-    #[test]
-    fn subjects_carry_no_identity_numbers() {
-        assert_eq!(check_subject(Lang::Zh, " 张* ").unwrap(), "张*");
-        assert_eq!(
-            check_subject(Lang::Zh, "通知 2022-041").unwrap(),
-            "通知 2022-041"
-        );
-        let e = check_subject(Lang::Zh, "张三 41010519900101123X").unwrap_err();
-        assert_eq!(e.field, "subject");
-        assert!(e.message.contains("身份证"), "{}", e.message);
-        assert_eq!(check_subject(Lang::Zh, "  ").unwrap_err().message, "必填");
-    }
-
-    #[test]
-    fn flow_refusals_land_on_their_field() {
-        let e = flow_error(Lang::Zh, &FlowError::Skip { next: 2, target: 4 });
-        assert_eq!(e.field, "target");
-        assert!(e.message.contains("第 2 步"));
-        assert_eq!(
-            flow_error(Lang::En, &FlowError::SkipReason).field,
-            "skip_reason"
-        );
-        assert_eq!(flow_error(Lang::Zh, &FlowError::Owner).field, "owner");
-    }
 }

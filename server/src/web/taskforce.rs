@@ -16,9 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
-use passgate_shared::reporting::{
-    CONSUMPTION_WINDOW, Coverage, DayStatus, Zone, abnormalities, days_of_cover, supply_warning,
-};
+use passgate_shared::reporting::{CONSUMPTION_WINDOW, Coverage, DayStatus, Zone, abnormalities};
 use passgate_shared::{EnterpriseId, Lang};
 use serde::Deserialize;
 
@@ -34,6 +32,7 @@ use super::reporting::{
 };
 use super::{Ctx, Page, WebError, WebResult};
 use crate::error::FieldError;
+use crate::routes::reports::supply_cover;
 use crate::state::{AppState, now};
 use crate::store::reporting::{
     DayEntry, EnterpriseProfile, ReportingSettings, RiskCase, RiskCaseFilter, StoredReport,
@@ -217,29 +216,15 @@ async fn load(
     let mut cases = Vec::new();
     if with_details {
         for e in &entries {
-            let Some(r) = &e.report else { continue };
-            for line in &r.report.supplies {
-                let Some(item) = items.iter().find(|i| i.key == line.item) else {
-                    continue;
-                };
-                let used = st
-                    .store
-                    .supply_use(
-                        e.enterprise.id,
-                        &line.item,
-                        &date,
-                        CONSUMPTION_WINDOW as u32,
-                    )
-                    .await?;
-                let cover = days_of_cover(item.unit, line.stock, &used);
-                if supply_warning(cover, item.warn_days) {
+            for c in supply_cover(st, e.enterprise.id, &date).await? {
+                if c.warning {
                     warnings.push(Warning {
                         enterprise: e.enterprise.id,
                         team: e.team_id,
-                        item: line.item.clone(),
-                        stock: line.stock,
-                        cover: cover.map_or(0.0, |c| (c * 10.0).round() / 10.0),
-                        threshold: item.warn_days,
+                        cover: c.days_of_cover.map_or(0.0, |d| (d * 10.0).round() / 10.0),
+                        stock: c.stock.unwrap_or(0),
+                        threshold: c.warn_days,
+                        item: c.item,
                     });
                 }
             }
@@ -980,48 +965,37 @@ fn charts(ctx: &Ctx, range: &Range, reports: &[StoredReport], items: &[SupplyIte
     }
 }
 
-/// Days of cover of each item of the enterprise's latest report in the range.
+/// Days of cover of each item, from the enterprise's reports up to the end of the range.
 async fn cover_table(
     st: &AppState,
     lang: Lang,
     profile: &EnterpriseProfile,
-    latest: Option<&StoredReport>,
-    items: &[SupplyItem],
+    to: &str,
 ) -> WebResult<DashTable> {
     let mut rows = Vec::new();
     let mut row_classes = Vec::new();
-    if let Some(r) = latest {
-        for line in &r.report.supplies {
-            let Some(item) = items.iter().find(|i| i.key == line.item) else {
-                continue;
-            };
-            let used = st
-                .store
-                .supply_use(
-                    profile.enterprise.id,
-                    &line.item,
-                    &r.report.date,
-                    CONSUMPTION_WINDOW as u32,
-                )
-                .await?;
-            let cover = days_of_cover(item.unit, line.stock, &used);
-            let warn = supply_warning(cover, item.warn_days);
-            rows.push(vec![
-                Cell::text(item.name(lang).to_owned()),
-                Cell::from(u64::from(line.stock)),
-                cover.map_or_else(
-                    || Cell::text(tr(lang, "taskforce.cover.unlimited")),
-                    |c| Cell::Float((c * 10.0).round() / 10.0),
-                ),
-                Cell::from(u64::from(item.warn_days)),
-                Cell::text(if warn {
-                    tr(lang, "taskforce.cover.warn")
-                } else {
-                    tr(lang, "taskforce.cover.ok")
-                }),
-            ]);
-            row_classes.push(warn.then_some("rep-warn-row"));
-        }
+    for c in supply_cover(st, profile.enterprise.id, to).await? {
+        let name = match lang {
+            Lang::Zh => c.name_zh.clone(),
+            Lang::En => c.name_en.clone(),
+        };
+        rows.push(vec![
+            Cell::text(name),
+            c.stock.map_or(Cell::Empty, |s| Cell::from(u64::from(s))),
+            match (c.stock, c.days_of_cover) {
+                (None, _) => Cell::Empty,
+                (Some(_), None) => Cell::text(tr(lang, "taskforce.cover.unlimited")),
+                (Some(_), Some(d)) => Cell::Float((d * 10.0).round() / 10.0),
+            },
+            Cell::from(u64::from(c.warn_days)),
+            Cell::text(c.as_of.clone().unwrap_or_default()),
+            Cell::text(if c.warning {
+                tr(lang, "taskforce.cover.warn")
+            } else {
+                tr(lang, "taskforce.cover.ok")
+            }),
+        ]);
+        row_classes.push(c.warning.then_some("rep-warn-row"));
     }
     Ok(DashTable {
         id: "cover",
@@ -1034,6 +1008,7 @@ async fn cover_table(
                     "taskforce.col.stock",
                     "taskforce.col.cover",
                     "taskforce.col.threshold",
+                    "taskforce.col.as_of",
                     "taskforce.col.state",
                 ],
             ),
@@ -1074,10 +1049,7 @@ async fn enterprise_page(
     let teams = st.store.list_teams().await?;
     let grids = st.store.list_grids(profile.enterprise.id).await?;
     let history = history_table(ctx.lang, &profile, &range, &reports);
-    let latest = reports
-        .iter()
-        .max_by(|a, b| a.report.date.cmp(&b.report.date));
-    let cover = cover_table(&st, ctx.lang, &profile, latest, &items).await?;
+    let cover = cover_table(&st, ctx.lang, &profile, &range.to).await?;
     let settings = st.store.reporting_settings().await?;
     let cases = st
         .store
@@ -1116,7 +1088,7 @@ async fn enterprise_page(
         (charts(&ctx, &range, &reports, &items))
         section class="dash-section" {
             h2 { (cover.table.name) }
-            @if let Some(r) = latest { p class="hint" { (ctx.tf("taskforce.cover.note", &[("date", &r.report.date), ("n", &CONSUMPTION_WINDOW)])) } }
+            p class="hint" { (ctx.tf("taskforce.cover.note", &[("date", &range.to), ("n", &CONSUMPTION_WINDOW)])) }
             (render_table(&ctx, &cover))
         }
         section class="dash-section" {
