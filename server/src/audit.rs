@@ -2,7 +2,9 @@
 //!
 //! Who did what, when: pass issue, revoke and re-issue, override reviews, key rotation and
 //! compromise, device enrolment and revocation, user and role changes, logins and failed
-//! logins, and every view or export of full personal data.
+//! logins, every view or export of full personal data, and the enterprise reporting changes
+//! (report submissions and edits, risk-case steps and skips, teams, profiles, grids, supply
+//! items and settings).
 //!
 //! The log is append-only and hash-chained. Entry `n` stores
 //! `hash_n = HMAC-SHA256(audit secret, "passgate/audit/v1" ‖ hash_{n-1} ‖ n ‖ at ‖ actor ‖
@@ -46,10 +48,18 @@ pub enum Action {
     PersonalDataViewed,
     PersonalDataExported,
     DataPurged,
+    ReportSubmitted,
+    RiskCaseOpened,
+    RiskStepRecorded,
+    TeamChanged,
+    EnterpriseProfileChanged,
+    GridChanged,
+    SupplyItemChanged,
+    ReportingSettingsChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 28] = [
         Action::PassIssued,
         Action::PassRevoked,
         Action::PassReissued,
@@ -70,6 +80,14 @@ impl Action {
         Action::PersonalDataViewed,
         Action::PersonalDataExported,
         Action::DataPurged,
+        Action::ReportSubmitted,
+        Action::RiskCaseOpened,
+        Action::RiskStepRecorded,
+        Action::TeamChanged,
+        Action::EnterpriseProfileChanged,
+        Action::GridChanged,
+        Action::SupplyItemChanged,
+        Action::ReportingSettingsChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +112,14 @@ impl Action {
             Action::PersonalDataViewed => "personal_data_viewed",
             Action::PersonalDataExported => "personal_data_exported",
             Action::DataPurged => "data_purged",
+            Action::ReportSubmitted => "report_submitted",
+            Action::RiskCaseOpened => "risk_case_opened",
+            Action::RiskStepRecorded => "risk_step_recorded",
+            Action::TeamChanged => "team_changed",
+            Action::EnterpriseProfileChanged => "enterprise_profile_changed",
+            Action::GridChanged => "grid_changed",
+            Action::SupplyItemChanged => "supply_item_changed",
+            Action::ReportingSettingsChanged => "reporting_settings_changed",
         }
     }
 

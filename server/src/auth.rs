@@ -54,6 +54,17 @@ allowed! {
     GateUpload = [Checkpoint];
     /// Key status changes and other decisions only an administrator takes.
     AdminOnly = [];
+    /// Filing daily reports and risk-case steps: an enterprise's own system (its token
+    /// names the enterprise) or an administrator.
+    ReportFile = [Enterprise];
+    /// Reading reports, supplies and risk cases: the task force sees all, an enterprise
+    /// token its own enterprise only.
+    ReportRead = [Enterprise, Taskforce];
+    /// The task force's views across enterprises: teams and the day overview.
+    TaskforceRead = [Taskforce];
+    /// Reading an enterprise's profile: the operations bureau registers enterprises, the
+    /// task force follows them, an enterprise token reads its own.
+    ProfileRead = [Ops, Taskforce, Enterprise];
 }
 
 /// Look up the Bearer token of a request.
@@ -123,6 +134,39 @@ impl<A: Allowed> Caller<A> {
     pub fn name(&self) -> &str {
         &self.token.name
     }
+
+    /// Whether this caller may act on `enterprise`'s data: an enterprise token only on the
+    /// enterprise it is bound to (one bound to none, on nothing); every other role the
+    /// route admits, on all.
+    pub fn may_access(&self, enterprise: passgate_shared::EnterpriseId) -> bool {
+        match self.token.role {
+            Role::Enterprise => self.token.enterprise_id == Some(enterprise),
+            _ => true,
+        }
+    }
+
+    /// The enterprise an enterprise token is bound to (`None` for every other role).
+    pub fn own_enterprise(&self) -> Option<passgate_shared::EnterpriseId> {
+        match self.token.role {
+            Role::Enterprise => self.token.enterprise_id,
+            _ => None,
+        }
+    }
+}
+
+/// Create an API token of role `enterprise`, bound to one enterprise; returns its text
+/// (shown once).
+pub async fn create_enterprise_token(
+    state: &AppState,
+    name: &str,
+    enterprise: passgate_shared::EnterpriseId,
+) -> Result<String, crate::StartError> {
+    let token = new_token()?;
+    state
+        .store
+        .create_enterprise_token(name, &hash_token(&token), enterprise, crate::state::now())
+        .await?;
+    Ok(token)
 }
 
 impl<A: Allowed> FromRequestParts<AppState> for Caller<A> {

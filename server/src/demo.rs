@@ -367,6 +367,7 @@ pub async fn seed(st: &AppState) -> Result<DemoReport, StartError> {
             display_name: display.into(),
             role,
             enterprise_id: enterprise,
+            team_id: None,
             password_hash: hash_password(password.clone()).await.map_err(demo_err)?,
             must_change_password: false,
         };

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use passgate_shared::reporting::FlowError;
+
 use crate::store::StoreError;
 
 /// One bad field of a request.
@@ -111,6 +113,13 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::ChainFork { .. } | StoreError::BrokenLink { .. }) => {
                 ApiError::BatchRefused(e.to_string())
             }
+            // A risk-case step the flow refuses: a missing field is a 422 on that field, a
+            // step out of order (or a closed case) a conflict with the case as stored.
+            StoreError::Flow(e @ FlowError::Owner) => ApiError::field("owner", e.to_string()),
+            StoreError::Flow(e @ FlowError::SkipReason) => {
+                ApiError::field("skip_reason", e.to_string())
+            }
+            StoreError::Flow(e) => ApiError::Conflict(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -158,7 +158,7 @@ enum UserCommand {
         /// Login name (letters, digits, `.`, `-`, `_`).
         #[arg(long)]
         username: String,
-        /// admin, ops, transport, taskforce or enterprise.
+        /// admin, ops, transport, taskforce, enterprise or supervisor.
         #[arg(long, value_parser = parse_user_role)]
         role: UserRole,
         /// The name shown in the console (defaults to the login name).
@@ -167,6 +167,9 @@ enum UserCommand {
         /// The enterprise an `enterprise` account belongs to.
         #[arg(long)]
         enterprise_id: Option<u32>,
+        /// The supervision team a `supervisor` account belongs to.
+        #[arg(long)]
+        team_id: Option<i64>,
         /// Read the password from the first line of standard input instead.
         #[arg(long)]
         password_stdin: bool,
@@ -182,7 +185,9 @@ enum UserCommand {
 
 fn parse_user_role(s: &str) -> Result<UserRole, String> {
     UserRole::parse(s).ok_or_else(|| {
-        format!("unknown role {s:?}: use admin, ops, transport, taskforce or enterprise")
+        format!(
+            "unknown role {s:?}: use admin, ops, transport, taskforce, enterprise or supervisor"
+        )
     })
 }
 
@@ -192,7 +197,7 @@ enum TokenCommand {
     Create {
         #[command(flatten)]
         data: DataArgs,
-        /// admin, ops, transport or checkpoint.
+        /// admin, ops, transport, checkpoint, enterprise or taskforce.
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Who or what the token is for.
@@ -201,12 +206,18 @@ enum TokenCommand {
         /// Bind a checkpoint token to one checkpoint: it may upload only that gate's scans.
         #[arg(long)]
         checkpoint_id: Option<u32>,
+        /// The enterprise an `enterprise` token files reports for (required for that role).
+        #[arg(long)]
+        enterprise_id: Option<u32>,
     },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s)
-        .ok_or_else(|| format!("unknown role {s:?}: use admin, ops, transport or checkpoint"))
+    Role::parse(s).ok_or_else(|| {
+        format!(
+            "unknown role {s:?}: use admin, ops, transport, checkpoint, enterprise or taskforce"
+        )
+    })
 }
 
 async fn shutdown_signal() {
@@ -288,10 +299,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     role,
                     name,
                     checkpoint_id,
+                    enterprise_id,
                 },
         } => {
             let state = open(&data.config()?).await?;
-            let token = create_token(&state, role, &name, checkpoint_id.map(CheckpointId)).await?;
+            let token = match (role, enterprise_id) {
+                (Role::Enterprise, None) => {
+                    anyhow::bail!("an enterprise token needs --enterprise-id")
+                }
+                (Role::Enterprise, Some(e)) => {
+                    if checkpoint_id.is_some() {
+                        anyhow::bail!("an enterprise token takes no --checkpoint-id");
+                    }
+                    let e = EnterpriseId(e);
+                    if state.store.get_enterprise(e).await?.is_none() {
+                        anyhow::bail!("there is no enterprise {}", e.0);
+                    }
+                    passgate_server::auth::create_enterprise_token(&state, &name, e).await?
+                }
+                (_, Some(_)) => anyhow::bail!("only enterprise tokens take --enterprise-id"),
+                (_, None) => {
+                    create_token(&state, role, &name, checkpoint_id.map(CheckpointId)).await?
+                }
+            };
             println!(
                 "created {} token for {name:?}; it is shown only once:",
                 role.as_str()
@@ -373,6 +403,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             role,
             display_name,
             enterprise_id,
+            team_id,
             password_stdin,
         } => {
             let state = open(&data.config()?).await?;
@@ -387,6 +418,18 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
                     }
                 }
                 (_, Some(_)) => anyhow::bail!("only enterprise accounts take --enterprise-id"),
+                (_, None) => {}
+            }
+            match (role, team_id) {
+                (UserRole::Supervisor, None) => {
+                    anyhow::bail!("a supervisor account needs --team-id")
+                }
+                (UserRole::Supervisor, Some(t)) => {
+                    if state.store.get_team(t).await?.is_none() {
+                        anyhow::bail!("there is no supervision team {t}");
+                    }
+                }
+                (_, Some(_)) => anyhow::bail!("only supervisor accounts take --team-id"),
                 (_, None) => {}
             }
             if username.is_empty()
@@ -417,6 +460,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
                 username,
                 role,
                 enterprise_id: enterprise,
+                team_id,
                 password_hash: web::session::hash_password(password.clone())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?,

@@ -77,6 +77,7 @@ async fn other_enterprise_user(c: &Console) -> Browser {
                 display_name: "另一家企业用户".into(),
                 role: UserRole::Enterprise,
                 enterprise_id: Some(other.id),
+                team_id: None,
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$invalid".into(),
                 must_change_password: false,
             },

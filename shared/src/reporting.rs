@@ -599,9 +599,18 @@ pub fn day_status(
 ) -> DayStatus {
     match current {
         None => DayStatus::Missing,
-        Some((_, first)) if is_late(date, first, due) => DayStatus::Late,
-        Some((ReportKind::Zero, _)) => DayStatus::ZeroReported,
-        Some((ReportKind::Full, _)) => DayStatus::Reported,
+        Some((kind, first)) => report_status(kind, is_late(date, first, due)),
+    }
+}
+
+/// The status a filed report gives its day, once lateness is known: a stored report carries
+/// the `late` flag its first version was given (with the due time in force then), so a
+/// later change of the due time does not rewrite history.
+pub fn report_status(kind: ReportKind, late: bool) -> DayStatus {
+    match (kind, late) {
+        (_, true) => DayStatus::Late,
+        (ReportKind::Zero, false) => DayStatus::ZeroReported,
+        (ReportKind::Full, false) => DayStatus::Reported,
     }
 }
 
@@ -816,6 +825,43 @@ pub enum FlowError {
     Owner,
 }
 
+/// The longest risk-case subject, in characters.
+pub const MAX_SUBJECT: usize = 100;
+
+/// Why a risk case's subject was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SubjectError {
+    #[error("give the notice number or the person's masked name / 请填写通知编号或脱敏后的姓名")]
+    Empty,
+    #[error("at most {MAX_SUBJECT} characters / 最多 {MAX_SUBJECT} 个字")]
+    TooLong,
+    #[error(
+        "do not enter an ID number: use the notice number or a masked name such as 张*明 / 请勿填写身份证号，请填写通知编号或脱敏姓名（如 张*明）"
+    )]
+    IdNumber,
+}
+
+/// Check the subject of a risk case: a masked name or a notice number, trimmed. Anything
+/// that holds a run of 15 or more digits (an ID number, old or new) is refused, so the case
+/// list never carries one.
+pub fn check_risk_subject(s: &str) -> Result<String, SubjectError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(SubjectError::Empty);
+    }
+    if t.chars().count() > MAX_SUBJECT {
+        return Err(SubjectError::TooLong);
+    }
+    let mut run = 0;
+    for c in t.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 15 {
+            return Err(SubjectError::IdNumber);
+        }
+    }
+    Ok(t.to_owned())
+}
+
 /// Check that a case whose last completed step is `done` may record `target`. Only the next
 /// step may be recorded, unless an administrator skips ahead and gives a reason.
 pub fn check_step(
@@ -1008,6 +1054,12 @@ mod tests {
             DayStatus::Reported
         );
         assert_eq!(day_status("2022-04-01", None, due), DayStatus::Missing);
+        assert_eq!(report_status(ReportKind::Full, true), DayStatus::Late);
+        assert_eq!(
+            report_status(ReportKind::Zero, false),
+            DayStatus::ZeroReported
+        );
+        assert_eq!(report_status(ReportKind::Full, false), DayStatus::Reported);
         let mut c = Coverage::default();
         for s in [DayStatus::Missing, DayStatus::Late, DayStatus::Reported] {
             c.add(s);
@@ -1067,6 +1119,28 @@ mod tests {
         assert!(!step_overdue(PlanStarted, 0, 60, 3600));
         assert!(!step_overdue(Closed, 0, 60, 1_000_000));
         assert_eq!(RiskStep::from_number(4), Some(Isolated));
+        assert_eq!(check_risk_subject(" 张*明 ").unwrap(), "张*明");
+        assert_eq!(
+            check_risk_subject("通知 2022-0417 号").unwrap(),
+            "通知 2022-0417 号"
+        );
+        assert_eq!(
+            check_risk_subject("电话 13800000000").unwrap(),
+            "电话 13800000000"
+        );
+        assert_eq!(
+            check_risk_subject("张三 41900119900101123X"),
+            Err(SubjectError::IdNumber)
+        );
+        assert_eq!(
+            check_risk_subject("410101900101123"),
+            Err(SubjectError::IdNumber)
+        );
+        assert_eq!(check_risk_subject("  "), Err(SubjectError::Empty));
+        assert_eq!(
+            check_risk_subject(&"号".repeat(MAX_SUBJECT + 1)),
+            Err(SubjectError::TooLong)
+        );
         assert_eq!(Isolated.label(Lang::Zh), "转运隔离并报专班");
     }
 }

@@ -15,6 +15,7 @@ pub mod devices;
 pub mod enterprises;
 pub mod keys;
 pub mod passes;
+pub mod reports;
 pub mod sync;
 pub mod usage;
 
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(anomalies::router())
         .merge(checkpoints::router())
         .merge(passes::router())
+        .merge(reports::router())
         .merge(keys::router())
         .merge(sync::router())
         .merge(usage::router())

@@ -48,6 +48,7 @@ use thiserror::Error;
 pub mod audit;
 pub mod issuance;
 pub mod orgs;
+pub mod reporting;
 pub mod reports;
 pub mod retention;
 pub mod sql;
@@ -57,6 +58,7 @@ pub mod workflow;
 pub use audit::{AuditEntry, AuditStore};
 pub use issuance::IssuanceStore;
 pub use orgs::OrgStore;
+pub use reporting::ReportingStore;
 pub use reports::ReportStore;
 pub use retention::{PurgeReport, RetentionStore};
 pub use sql::{Backend, SqlStore};
@@ -96,6 +98,9 @@ pub enum StoreError {
         "device {device}: record {seq} does not link to the stored record before it (a broken chain)"
     )]
     BrokenLink { device: DeviceId, seq: u64 },
+    /// A risk-case step the flow does not allow (checked against the stored step).
+    #[error("{0}")]
+    Flow(passgate_shared::reporting::FlowError),
 }
 
 /// Why an enrolment code was not accepted.
@@ -276,10 +281,22 @@ pub enum Role {
     Ops,
     Transport,
     Checkpoint,
+    /// One enterprise's system: files that enterprise's daily reports and risk cases (the
+    /// token carries the enterprise).
+    Enterprise,
+    /// The epidemic task force: reads every enterprise's reports and cases.
+    Taskforce,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Ops, Role::Transport, Role::Checkpoint];
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Ops,
+        Role::Transport,
+        Role::Checkpoint,
+        Role::Enterprise,
+        Role::Taskforce,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -287,6 +304,8 @@ impl Role {
             Role::Ops => "ops",
             Role::Transport => "transport",
             Role::Checkpoint => "checkpoint",
+            Role::Enterprise => "enterprise",
+            Role::Taskforce => "taskforce",
         }
     }
 
@@ -304,6 +323,8 @@ pub struct TokenRecord {
     pub checkpoint_id: Option<CheckpointId>,
     /// Set for the token a device received at enrolment.
     pub device_id: Option<DeviceId>,
+    /// Set for (and only for) an [`Role::Enterprise`] token: the enterprise it files for.
+    pub enterprise_id: Option<EnterpriseId>,
 }
 
 /// Where a gate device stands.
@@ -376,6 +397,7 @@ pub trait Store:
     UserStore
     + OrgStore
     + ReportStore
+    + ReportingStore
     + IssuanceStore
     + WorkflowStore
     + AuditStore

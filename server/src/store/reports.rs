@@ -11,7 +11,7 @@ use passgate_shared::{CheckpointId, PassClass, UnixSeconds};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::sql::{corrupt, get_bool, get_u32, get_u64, to_i64};
+use super::sql::{Arg, bind_all, corrupt, get_bool, get_u32, get_u64, to_i64};
 use super::{SqlStore, StoreResult};
 
 /// Seconds east of UTC of the Beijing day (the `day` columns and the dashboard's days).
@@ -171,13 +171,6 @@ fn scan_row(r: &AnyRow) -> StoreResult<ScanRow> {
     })
 }
 
-/// A bound value of a dynamic query.
-enum Arg {
-    Text(String),
-    Int(i64),
-    Bool(bool),
-}
-
 /// The `WHERE` clause of a [`ScanFilter`] and its arguments (placeholders numbered from 1).
 fn scan_where(f: &ScanFilter) -> (String, Vec<Arg>) {
     let mut sql = String::from("s.day >= $1 AND s.day <= $2");
@@ -205,20 +198,6 @@ fn scan_where(f: &ScanFilter) -> (String, Vec<Arg>) {
         add("s.class =", Arg::Text(c.as_str().into()), &mut args);
     }
     (sql, args)
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for a in args {
-        q = match a {
-            Arg::Text(s) => q.bind(s),
-            Arg::Int(n) => q.bind(n),
-            Arg::Bool(b) => q.bind(b),
-        };
-    }
-    q
 }
 
 const SCAN_SELECT: &str = "SELECT s.device_id, s.seq, s.scanned_at, s.checkpoint_id, \

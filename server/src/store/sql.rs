@@ -142,6 +142,28 @@ pub(super) fn get_u64(r: &AnyRow, col: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| corrupt(col, v))
 }
 
+/// A bound value of a dynamic query (whose placeholders are numbered by hand).
+pub(super) enum Arg {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Bind `args` in order.
+pub(super) fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s),
+            Arg::Int(n) => q.bind(n),
+            Arg::Bool(b) => q.bind(b),
+        };
+    }
+    q
+}
+
 pub(super) fn unique_to_conflict(
     message: impl FnOnce() -> String,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -366,7 +388,7 @@ pub(super) fn pass_row(r: &AnyRow) -> StoreResult<PassRecord> {
     })
 }
 
-fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
+pub(super) fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
     let role: String = r.try_get("role")?;
     Ok(TokenRecord {
         id: r.try_get("id")?,
@@ -374,6 +396,7 @@ fn token_row(r: &AnyRow) -> StoreResult<TokenRecord> {
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         checkpoint_id: get_opt_u32(r, "checkpoint_id")?.map(CheckpointId),
         device_id: get_opt_u32(r, "device_id")?.map(DeviceId),
+        enterprise_id: get_opt_u32(r, "enterprise_id")?.map(EnterpriseId),
     })
 }
 

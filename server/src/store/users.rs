@@ -27,15 +27,19 @@ pub enum UserRole {
     Taskforce,
     /// One enterprise's own staff: its applications, passes and reports.
     Enterprise,
+    /// A member of a supervision team (督导组成员): follows the reports and risk cases of
+    /// the enterprises of its own team.
+    Supervisor,
 }
 
 impl UserRole {
-    pub const ALL: [UserRole; 5] = [
+    pub const ALL: [UserRole; 6] = [
         UserRole::Admin,
         UserRole::Ops,
         UserRole::Transport,
         UserRole::Taskforce,
         UserRole::Enterprise,
+        UserRole::Supervisor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl UserRole {
             UserRole::Transport => "transport",
             UserRole::Taskforce => "taskforce",
             UserRole::Enterprise => "enterprise",
+            UserRole::Supervisor => "supervisor",
         }
     }
 
@@ -62,6 +67,9 @@ pub struct User {
     pub role: UserRole,
     /// Set for (and only for) [`UserRole::Enterprise`].
     pub enterprise_id: Option<EnterpriseId>,
+    /// The supervision team of a [`UserRole::Supervisor`] (a supervisor without a team
+    /// sees no enterprise).
+    pub team_id: Option<i64>,
     pub password_hash: String,
     pub must_change_password: bool,
     pub active: bool,
@@ -76,6 +84,8 @@ pub struct NewUser {
     pub display_name: String,
     pub role: UserRole,
     pub enterprise_id: Option<EnterpriseId>,
+    /// The team of a supervisor.
+    pub team_id: Option<i64>,
     pub password_hash: String,
     pub must_change_password: bool,
 }
@@ -110,6 +120,9 @@ pub trait UserStore: Send + Sync {
     /// Deactivating ends every session of the user.
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()>;
     async fn record_login(&self, id: i64, now: UnixSeconds) -> StoreResult<()>;
+    /// Put a (supervisor) account in a team, or take it out. `NotFound("user")` /
+    /// `NotFound("supervision team")` when either does not exist.
+    async fn set_user_team(&self, id: i64, team: Option<i64>) -> StoreResult<()>;
 
     async fn create_session(
         &self,
@@ -139,6 +152,7 @@ fn user_row(r: &AnyRow) -> StoreResult<User> {
         role: UserRole::parse(&role)
             .ok_or_else(|| StoreError::Corrupt(format!("user role: {role}")))?,
         enterprise_id: get_opt_u32(r, "enterprise_id")?.map(EnterpriseId),
+        team_id: r.try_get("team_id")?,
         password_hash: r.try_get("password_hash")?,
         must_change_password: get_bool(r, "must_change_password")?,
         active: get_bool(r, "active")?,
@@ -148,7 +162,7 @@ fn user_row(r: &AnyRow) -> StoreResult<User> {
 }
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.enterprise_id, \
-     u.password_hash, u.must_change_password, u.active, u.created_at, u.last_login_at";
+     u.team_id, u.password_hash, u.must_change_password, u.active, u.created_at, u.last_login_at";
 
 #[async_trait]
 impl UserStore for SqlStore {
@@ -162,16 +176,17 @@ impl UserStore for SqlStore {
     async fn create_user(&self, user: &NewUser, now: UnixSeconds) -> StoreResult<User> {
         let username = user.username.trim().to_lowercase();
         let row = sqlx::query(
-            "INSERT INTO users (username, display_name, role, enterprise_id, password_hash, \
-             must_change_password, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             RETURNING id, username, display_name, role, enterprise_id, password_hash, \
+            "INSERT INTO users (username, display_name, role, enterprise_id, team_id, \
+             password_hash, must_change_password, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id, username, display_name, role, enterprise_id, team_id, password_hash, \
              must_change_password, active, created_at, last_login_at",
         )
         .bind(&username)
         .bind(user.display_name.trim())
         .bind(user.role.as_str())
         .bind(user.enterprise_id.map(|e| i64::from(e.0)))
+        .bind(user.team_id)
         .bind(&user.password_hash)
         .bind(user.must_change_password)
         .bind(true)
@@ -265,6 +280,24 @@ impl UserStore for SqlStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    async fn set_user_team(&self, id: i64, team: Option<i64>) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET team_id = $1 WHERE id = $2")
+            .bind(team)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    StoreError::NotFound("supervision team")
+                }
+                e => e.into(),
+            })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
         Ok(())
     }
 

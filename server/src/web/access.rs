@@ -45,6 +45,16 @@ pub mod roles {
     /// Full personal data on request (the crew's phone), each view audited: the operations
     /// bureau, which issues the passes.
     pub const PERSONAL_DATA: &[UserRole] = &[Ops];
+    /// Filing the daily and zero reports: an enterprise's own staff.
+    pub const REPORT_FILE: &[UserRole] = &[Enterprise];
+    /// The task force's board: the task force, and supervisors (their own team only).
+    pub const TASKFORCE_VIEW: &[UserRole] = &[Taskforce, Supervisor];
+    /// Risk cases to read: enterprises (own), the task force, supervisors (own team).
+    pub const RISK_VIEW: &[UserRole] = &[Enterprise, Taskforce, Supervisor];
+    /// Risk cases to open and advance: enterprises (own) and the task force.
+    pub const RISK_EDIT: &[UserRole] = &[Enterprise, Taskforce];
+    /// Reporting configuration: supervision teams, due time, step limits, supply items.
+    pub const REPORTING_CONFIG: &[UserRole] = &[Taskforce];
 }
 
 impl Access {

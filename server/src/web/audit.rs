@@ -48,6 +48,14 @@ fn action_key(a: Action) -> &'static str {
         Action::PersonalDataViewed => crate::k!("audit.action.personal_data_viewed"),
         Action::PersonalDataExported => crate::k!("audit.action.personal_data_exported"),
         Action::DataPurged => crate::k!("audit.action.data_purged"),
+        Action::ReportSubmitted => crate::k!("audit.action.report_submitted"),
+        Action::RiskCaseOpened => crate::k!("audit.action.risk_case_opened"),
+        Action::RiskStepRecorded => crate::k!("audit.action.risk_step_recorded"),
+        Action::TeamChanged => crate::k!("audit.action.team_changed"),
+        Action::EnterpriseProfileChanged => crate::k!("audit.action.enterprise_profile_changed"),
+        Action::GridChanged => crate::k!("audit.action.grid_changed"),
+        Action::SupplyItemChanged => crate::k!("audit.action.supply_item_changed"),
+        Action::ReportingSettingsChanged => crate::k!("audit.action.reporting_settings_changed"),
     }
 }
 

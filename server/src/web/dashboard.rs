@@ -122,17 +122,17 @@ pub struct RangeQuery {
 
 /// A checked range of Beijing days.
 #[derive(Debug, Clone)]
-struct Range {
-    from: String,
-    to: String,
+pub(super) struct Range {
+    pub from: String,
+    pub to: String,
     /// `[start, end)` in Unix seconds.
-    start: i64,
-    end: i64,
-    days: Vec<String>,
+    pub start: i64,
+    pub end: i64,
+    pub days: Vec<String>,
 }
 
 impl Range {
-    fn query(&self) -> String {
+    pub fn query(&self) -> String {
         format!("from={}&to={}", self.from, self.to)
     }
 }
@@ -158,7 +158,11 @@ fn parse_day(
 }
 
 /// The range asked for (today when nothing is given), or what is wrong with it.
-fn parse_range(lang: Lang, from: Option<&str>, to: Option<&str>) -> Result<Range, Vec<FieldError>> {
+pub(super) fn parse_range(
+    lang: Lang,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Range, Vec<FieldError>> {
     let t = today();
     let from = from.map(str::trim).filter(|s| !s.is_empty());
     let to = to.map(str::trim).filter(|s| !s.is_empty());
@@ -256,11 +260,13 @@ fn checkpoint_name(data: &HashMap<CheckpointId, String>, id: CheckpointId) -> St
     data.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
 }
 
-/// A table of the dashboard, with an optional link per cell (drill-down).
-struct DashTable {
-    id: &'static str,
-    table: Table,
-    links: Vec<Vec<Option<String>>>,
+/// A table of the dashboard, with an optional link per cell (drill-down) and an optional
+/// class per row (to mark a row, e.g. an overdue one).
+pub(super) struct DashTable {
+    pub id: &'static str,
+    pub table: Table,
+    pub links: Vec<Vec<Option<String>>>,
+    pub row_classes: Vec<Option<&'static str>>,
 }
 
 /// The dashboard's tables, in page order (also the names of their exports).
@@ -524,10 +530,11 @@ fn build(lang: Lang, data: &Data, id: &str) -> Option<DashTable> {
             rows,
         },
         links,
+        row_classes: Vec::new(),
     })
 }
 
-fn render_table(ctx: &Ctx, t: &DashTable) -> Markup {
+pub(super) fn render_table(ctx: &Ctx, t: &DashTable) -> Markup {
     // A column of numbers is right-aligned, its header too, so each count sits under its name.
     let numeric: Vec<bool> = (0..t.table.headers.len())
         .map(|j| {
@@ -545,7 +552,7 @@ fn render_table(ctx: &Ctx, t: &DashTable) -> Markup {
                 } } }
                 tbody {
                     @for (i, row) in t.table.rows.iter().enumerate() {
-                        tr {
+                        tr class=[t.row_classes.get(i).copied().flatten()] {
                             @for (j, cell) in row.iter().enumerate() {
                                 @let text = match cell {
                                     Cell::DateTime(at) => super::layout::datetime(*at),
@@ -786,7 +793,7 @@ async fn export_table(
     export::download(&t.table, format, &stem)
 }
 
-fn parse_format(lang: Lang, f: Option<&str>) -> WebResult<ExportFormat> {
+pub(super) fn parse_format(lang: Lang, f: Option<&str>) -> WebResult<ExportFormat> {
     match f.map(str::trim).unwrap_or("xlsx") {
         "" | "xlsx" => Ok(ExportFormat::Xlsx),
         "csv" => Ok(ExportFormat::Csv),

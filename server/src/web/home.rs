@@ -62,6 +62,36 @@ const TASKS: &[(&str, &str, &str, Access)] = &[
         Access::Roles(roles::TRANSPORT),
     ),
     (
+        "/reporting",
+        crate::k!("home.reporting"),
+        crate::k!("home.reporting_help"),
+        Access::Roles(roles::REPORT_FILE),
+    ),
+    (
+        "/taskforce",
+        crate::k!("home.taskforce"),
+        crate::k!("home.taskforce_help"),
+        Access::Roles(roles::TASKFORCE_VIEW),
+    ),
+    (
+        "/risk",
+        crate::k!("home.risk"),
+        crate::k!("home.risk_help"),
+        Access::Roles(roles::RISK_VIEW),
+    ),
+    (
+        "/teams",
+        crate::k!("home.teams"),
+        crate::k!("home.teams_help"),
+        Access::Roles(roles::REPORTING_CONFIG),
+    ),
+    (
+        "/reporting/settings",
+        crate::k!("home.reporting_settings"),
+        crate::k!("home.reporting_settings_help"),
+        Access::Roles(roles::REPORTING_CONFIG),
+    ),
+    (
         "/keys",
         crate::k!("home.keys"),
         crate::k!("home.keys_help"),

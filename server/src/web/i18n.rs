@@ -72,6 +72,11 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("i18n/zh/held.json"),
         include_str!("i18n/en/held.json"),
     ),
+    (
+        "reporting",
+        include_str!("i18n/zh/reporting.json"),
+        include_str!("i18n/en/reporting.json"),
+    ),
 ];
 
 struct Catalogs {

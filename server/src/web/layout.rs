@@ -65,6 +65,31 @@ const NAV: &[NavItem] = &[
         access: Access::Roles(roles::TRANSPORT),
     },
     NavItem {
+        href: "/reporting",
+        label: crate::k!("nav.reporting"),
+        access: Access::Roles(roles::REPORT_FILE),
+    },
+    NavItem {
+        href: "/taskforce",
+        label: crate::k!("nav.taskforce"),
+        access: Access::Roles(roles::TASKFORCE_VIEW),
+    },
+    NavItem {
+        href: "/risk",
+        label: crate::k!("nav.risk"),
+        access: Access::Roles(roles::RISK_VIEW),
+    },
+    NavItem {
+        href: "/teams",
+        label: crate::k!("nav.teams"),
+        access: Access::Roles(roles::REPORTING_CONFIG),
+    },
+    NavItem {
+        href: "/reporting/settings",
+        label: crate::k!("nav.reporting_settings"),
+        access: Access::Roles(roles::REPORTING_CONFIG),
+    },
+    NavItem {
         href: "/keys",
         label: crate::k!("nav.keys"),
         access: Access::Roles(roles::ADMIN),
@@ -89,6 +114,7 @@ pub fn role_key(role: UserRole) -> &'static str {
         UserRole::Transport => crate::k!("role.transport"),
         UserRole::Taskforce => crate::k!("role.taskforce"),
         UserRole::Enterprise => crate::k!("role.enterprise"),
+        UserRole::Supervisor => crate::k!("role.supervisor"),
     }
 }
 

@@ -49,7 +49,14 @@ pub mod keys;
 pub mod layout;
 pub mod orgs;
 pub mod passes;
+pub mod reporting;
+pub mod reporting_config;
+pub mod reporting_form;
+pub mod reporting_profile;
+pub mod risk;
 pub mod session;
+pub mod taskforce;
+pub mod teams;
 pub mod users;
 
 pub use access::Access;
@@ -105,6 +112,12 @@ pub fn pages() -> Vec<Page> {
     pages.extend(applications::pages());
     pages.extend(held::pages());
     pages.extend(audit::pages());
+    pages.extend(reporting::pages());
+    pages.extend(reporting_config::pages());
+    pages.extend(reporting_profile::pages());
+    pages.extend(taskforce::pages());
+    pages.extend(risk::pages());
+    pages.extend(teams::pages());
     pages
 }
 

@@ -224,13 +224,16 @@ async fn enterprise_create(
     }
 }
 
-async fn render_enterprise(
+/// The enterprise page; `reporting` is a refused form of its reporting section (profile,
+/// grids), shown again with its errors.
+pub(super) async fn render_enterprise(
     st: &AppState,
     ctx: &Ctx,
     id: u32,
     name_value: Option<&str>,
     errors: &[FieldError],
     done: &str,
+    reporting: super::reporting_profile::Refused<'_>,
 ) -> WebResult<Markup> {
     let summaries = st.store.enterprise_summaries(now()).await?;
     let Some(summary) = summaries.into_iter().find(|e| e.enterprise.id.0 == id) else {
@@ -244,6 +247,7 @@ async fn render_enterprise(
         .into_iter()
         .filter(|c| c.enterprise_id == Some(e.id))
         .collect();
+    let reporting = super::reporting_profile::section(st, ctx, e.id, reporting).await?;
     let title = e.name.as_str();
     Ok(page(
         ctx,
@@ -252,7 +256,7 @@ async fn render_enterprise(
             p { a href="/enterprises" { (ctx.t("orgs.enterprises.back")) } }
             h1 { (title) }
             @if done == "created" { (notice(ctx.t("orgs.enterprise.created"))) }
-            @if done == "saved" { (notice(ctx.t("orgs.saved"))) }
+            @if matches!(done, "saved" | "profile" | "grid" | "grid_deleted") { (notice(ctx.t("orgs.saved"))) }
             dl class="facts" {
                 dt { (ctx.t("orgs.id")) } dd { (e.id.0) }
                 dt { (ctx.t("orgs.created_at")) } dd { (datetime(e.created_at)) }
@@ -274,6 +278,7 @@ async fn render_enterprise(
             div class="actions" {
                 a class="button" href={ "/checkpoints/new?enterprise=" (e.id.0) } { (ctx.t("orgs.enterprise.add_checkpoint")) }
             }
+            (reporting)
         },
     ))
 }
@@ -285,7 +290,16 @@ async fn enterprise_detail(
     Query(q): Query<Notice>,
 ) -> WebResult<Markup> {
     let id = path_id(&id, "enterprise")?;
-    render_enterprise(&st, &ctx, id, None, &[], &q.done).await
+    render_enterprise(
+        &st,
+        &ctx,
+        id,
+        None,
+        &[],
+        &q.done,
+        super::reporting_profile::Refused::None,
+    )
+    .await
 }
 
 async fn enterprise_edit(
@@ -302,7 +316,16 @@ async fn enterprise_edit(
             Err(e) => enterprise_name_error(&ctx, e)?,
         },
     };
-    let markup = render_enterprise(&st, &ctx, id, Some(&form.name), &[error], "").await?;
+    let markup = render_enterprise(
+        &st,
+        &ctx,
+        id,
+        Some(&form.name),
+        &[error],
+        "",
+        super::reporting_profile::Refused::None,
+    )
+    .await?;
     Ok(invalid(markup))
 }
 

@@ -151,6 +151,7 @@ pub async fn ensure_first_admin(st: &AppState) -> WebResult<Option<String>> {
         display_name: "管理员".into(),
         role: UserRole::Admin,
         enterprise_id: None,
+        team_id: None,
         password_hash: hash_password(password.clone()).await?,
         must_change_password: true,
     };

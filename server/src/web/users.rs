@@ -1,6 +1,7 @@
 //! Console accounts, for the administrator: who has which role, create an account (with a
 //! one-time password shown once, to be changed at first login), reset a password, and
-//! deactivate or reactivate an account.
+//! deactivate or reactivate an account. A supervisor (督导组成员) belongs to a supervision team
+//! and sees that team's enterprises only; it is created with its team and can be moved.
 
 use std::collections::HashMap;
 
@@ -31,6 +32,7 @@ pub fn pages() -> Vec<Page> {
         Page::post("/users", admin, post(create)),
         Page::post("/users/{id}/reset-password", admin, post(reset_password)),
         Page::post("/users/{id}/active", admin, post(set_active)),
+        Page::post("/users/{id}/team", admin, post(set_team)),
     ]
 }
 
@@ -74,6 +76,8 @@ struct NewUserForm {
     role: String,
     #[serde(default)]
     enterprise_id: String,
+    #[serde(default)]
+    team_id: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +116,17 @@ async fn render_list(
         .iter()
         .map(|e| (e.id.0.to_string(), e.name.clone()))
         .collect();
+    let teams = st.store.list_teams().await?;
+    let team_options: Vec<(String, String)> = teams
+        .iter()
+        .map(|t| (t.id.to_string(), t.name.clone()))
+        .collect();
+    let team_name = |id: i64| {
+        teams
+            .iter()
+            .find(|t| t.id == id)
+            .map_or_else(|| format!("#{id}"), |t| t.name.clone())
+    };
     let title = ctx.t("users.title");
     Ok(page(
         ctx,
@@ -121,6 +136,7 @@ async fn render_list(
             @match done {
                 "deactivated" => (notice(ctx.t("users.deactivated"))),
                 "activated" => (notice(ctx.t("users.activated"))),
+                "team" => (notice(ctx.t("users.team.changed"))),
                 _ => {}
             }
             div class="table-wrap" {
@@ -130,6 +146,7 @@ async fn render_list(
                         th { (ctx.t("users.display_name")) }
                         th { (ctx.t("users.role")) }
                         th { (ctx.t("users.enterprise")) }
+                        th { (ctx.t("users.team")) }
                         th { (ctx.t("users.status")) }
                         th { (ctx.t("users.last_login")) }
                         th { (ctx.t("users.actions")) }
@@ -141,6 +158,24 @@ async fn render_list(
                                 td { (u.display_name) }
                                 td { (ctx.t(role_key(u.role))) }
                                 td { @if let Some(n) = u.enterprise_id.and_then(|e| names.get(&e)) { (n) } @else { "—" } }
+                                td {
+                                    @if u.role == UserRole::Supervisor {
+                                        @let fid = format!("team-{}", u.id);
+                                        form id=(fid) method="post" action={ "/users/" (u.id) "/team" } class="orgs-revoke" {
+                                            (csrf_field(ctx))
+                                            label for={ (fid) "-team_id" } class="sr-only" { (ctx.t("users.team")) }
+                                            select id={ (fid) "-team_id" } name="team_id" {
+                                                @if u.team_id.is_none() { option value="" selected { "—" } }
+                                                @for (value, text) in &team_options {
+                                                    option value=(value) selected[u.team_id.map(|t| t.to_string()).as_deref() == Some(value.as_str())] { (text) }
+                                                }
+                                            }
+                                            button type="submit" { (ctx.t("users.team.save")) }
+                                        }
+                                    } @else if let Some(t) = u.team_id {
+                                        (team_name(t))
+                                    } @else { "—" }
+                                }
                                 td {
                                     @if u.active {
                                         span class="badge active" { (ctx.t("users.active")) }
@@ -195,6 +230,10 @@ async fn render_list(
                         (select(ctx, "enterprise_id", ctx.t("users.enterprise"), &ents, &form.enterprise_id, false, errors))
                         small class="hint" { (ctx.t("users.enterprise.hint")) }
                     }
+                    div data-show-when="role=supervisor" {
+                        (select(ctx, "team_id", ctx.t("users.team"), &team_options, &form.team_id, false, errors))
+                        small class="hint" { (ctx.t("users.team.hint")) }
+                    }
                 }
                 p class="hint" { (ctx.t("users.new.help")) }
                 button type="submit" class="primary" { (ctx.t("users.create")) }
@@ -203,12 +242,30 @@ async fn render_list(
     ))
 }
 
+/// What a checked new-account form holds.
+struct Checked {
+    username: String,
+    display_name: String,
+    role: UserRole,
+    enterprise_id: Option<EnterpriseId>,
+    team_id: Option<i64>,
+}
+
+/// A supervision team chosen in a form: `Ok(id)` when it exists, else the field's error.
+async fn chosen_team(st: &AppState, ctx: &Ctx, raw: &str) -> WebResult<Result<i64, FieldError>> {
+    Ok(match raw.trim().parse::<i64>().ok() {
+        Some(id) if st.store.get_team(id).await?.is_some() => Ok(id),
+        Some(_) => Err(FieldError::new("team_id", ctx.t("users.team.invalid"))),
+        None => Err(FieldError::new("team_id", ctx.t("users.team.required"))),
+    })
+}
+
 /// Check the new-account form.
 async fn check_new_user(
     st: &AppState,
     ctx: &Ctx,
     f: &NewUserForm,
-) -> WebResult<Result<(String, String, UserRole, Option<EnterpriseId>), Vec<FieldError>>> {
+) -> WebResult<Result<Checked, Vec<FieldError>>> {
     let mut errors = Vec::new();
     let username = check_username(&f.username)
         .map_err(|key| errors.push(FieldError::new("username", ctx.t(key))))
@@ -234,8 +291,21 @@ async fn check_new_user(
             )),
         }
     }
+    let mut team = None;
+    if role == Some(UserRole::Supervisor) {
+        match chosen_team(st, ctx, &f.team_id).await? {
+            Ok(id) => team = Some(id),
+            Err(e) => errors.push(e),
+        }
+    }
     Ok(match (username, display, role) {
-        (Some(u), Some(d), Some(r)) if errors.is_empty() => Ok((u, d, r, enterprise)),
+        (Some(username), Some(display_name), Some(role)) if errors.is_empty() => Ok(Checked {
+            username,
+            display_name,
+            role,
+            enterprise_id: enterprise,
+            team_id: team,
+        }),
         _ => Err(errors),
     })
 }
@@ -268,13 +338,20 @@ async fn create(
     Form(f): Form<NewUserForm>,
 ) -> WebResult<Response> {
     let errors = match check_new_user(&st, &ctx, &f).await? {
-        Ok((username, display_name, role, enterprise_id)) => {
+        Ok(Checked {
+            username,
+            display_name,
+            role,
+            enterprise_id,
+            team_id,
+        }) => {
             let password = new_password()?;
             let new = NewUser {
                 username,
                 display_name,
                 role,
                 enterprise_id,
+                team_id,
                 password_hash: hash_password(password.clone()).await?,
                 must_change_password: true,
             };
@@ -285,7 +362,11 @@ async fn create(
                         &ctx.user()?.username,
                         crate::audit::Action::UserCreated,
                         &format!("user:{}", user.username),
-                        serde_json::json!({ "role": role.as_str(), "enterprise_id": user.enterprise_id.map(|e| e.0) }),
+                        serde_json::json!({
+                            "role": role.as_str(),
+                            "enterprise_id": user.enterprise_id.map(|e| e.0),
+                            "team_id": user.team_id,
+                        }),
                     )
                     .await?;
                     tracing::info!(user = %user.username, role = role.as_str(), by = %ctx.user()?.username, "account created");
@@ -389,6 +470,44 @@ async fn set_active(
     } else {
         "/users?done=deactivated"
     }))
+}
+
+#[derive(Deserialize, Default)]
+struct TeamForm {
+    #[serde(default)]
+    team_id: String,
+}
+
+/// Move a supervisor to another supervision team.
+async fn set_team(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(f): Form<TeamForm>,
+) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let Some(user) = st.store.get_user(id).await? else {
+        return Err(WebError::NotFound("user"));
+    };
+    if user.role != UserRole::Supervisor {
+        return Err(WebError::Conflict(
+            ctx.t("users.team.only_supervisors").into(),
+        ));
+    }
+    let team = chosen_team(&st, &ctx, &f.team_id)
+        .await?
+        .map_err(|e| WebError::Validation(vec![e]))?;
+    st.store.set_user_team(user.id, Some(team)).await?;
+    crate::audit::record(
+        &st,
+        &ctx.user()?.username,
+        crate::audit::Action::UserChanged,
+        &format!("user:{}", user.username),
+        serde_json::json!({ "team_id": team }),
+    )
+    .await?;
+    tracing::info!(user = %user.username, team, by = %ctx.user()?.username, "supervisor moved");
+    Ok(see_other("/users?done=team"))
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ impl Console {
             display_name: format!("{} 用户", role.as_str()),
             role,
             enterprise_id: (role == UserRole::Enterprise).then_some(self.enterprise),
+            team_id: None,
             // Tests log in through sessions made here; the password path has its own tests.
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$invalid".into(),
             must_change_password: false,

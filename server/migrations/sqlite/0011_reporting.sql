@@ -1,0 +1,137 @@
+-- Enterprise reporting (企业专班): supervision teams, the enterprise profile, grids, supply
+-- items, the daily / zero report with every version kept, and the risk-person notice flow.
+-- Dates (`report_date`) are Beijing dates `YYYY-MM-DD`; times are Unix seconds.
+
+CREATE TABLE supervision_teams (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL UNIQUE,
+    offices     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+-- The enterprise profile. Nullable, so enterprises registered before reporting stay valid.
+ALTER TABLE enterprises ADD COLUMN credit_code TEXT;
+ALTER TABLE enterprises ADD COLUMN address TEXT;
+ALTER TABLE enterprises ADD COLUMN contact_name TEXT;
+ALTER TABLE enterprises ADD COLUMN contact_phone TEXT;
+ALTER TABLE enterprises ADD COLUMN responsible_person TEXT;
+ALTER TABLE enterprises ADD COLUMN responsible_phone TEXT;
+ALTER TABLE enterprises ADD COLUMN team_id INTEGER REFERENCES supervision_teams(id);
+CREATE UNIQUE INDEX enterprises_credit_code ON enterprises(credit_code);
+CREATE INDEX enterprises_team ON enterprises(team_id);
+
+-- Supervisors (督导组成员) belong to one team.
+ALTER TABLE users ADD COLUMN team_id INTEGER REFERENCES supervision_teams(id);
+
+-- An enterprise token files reports for its own enterprise only.
+ALTER TABLE api_tokens ADD COLUMN enterprise_id INTEGER REFERENCES enterprises(id);
+
+-- Each enterprise's zones are split into grids, each with a grid leader (网格长).
+CREATE TABLE grids (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+    zone           TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    leader         TEXT NOT NULL,
+    leader_phone   TEXT NOT NULL,
+    UNIQUE (enterprise_id, zone, name)
+);
+
+-- The supply items a report lists. `unit` is 'counted' (cover from the consumption rate)
+-- or 'days' (the stock is already days of cover); `warn_days` is the warning threshold.
+CREATE TABLE supply_items (
+    key        TEXT PRIMARY KEY,
+    name_zh    TEXT NOT NULL,
+    name_en    TEXT NOT NULL,
+    unit       TEXT NOT NULL,
+    warn_days  INTEGER NOT NULL,
+    sort       INTEGER NOT NULL,
+    active     INTEGER NOT NULL
+);
+INSERT INTO supply_items (key, name_zh, name_en, unit, warn_days, sort, active) VALUES
+    ('masks', '口罩', 'masks', 'counted', 3, 10, 1),
+    ('suits', '防护服', 'protective suits', 'counted', 3, 20, 1),
+    ('gloves', '手套', 'gloves', 'counted', 3, 30, 1),
+    ('disinfectant', '消毒液', 'disinfectant', 'counted', 3, 40, 1),
+    ('sanitiser', '免洗洗手液', 'hand sanitiser', 'counted', 3, 50, 1),
+    ('thermometers', '体温计', 'thermometers', 'counted', 3, 60, 1),
+    ('antigen', '抗原试剂', 'antigen test kits', 'counted', 3, 70, 1),
+    ('food', '食品（天）', 'food (days)', 'days', 3, 80, 1),
+    ('necessities', '生活用品', 'daily necessities', 'counted', 3, 90, 1);
+
+-- One row: when the daily report is due (minutes after Beijing midnight) and how long each
+-- risk step (2–7) may stay open, in minutes, before it is overdue.
+CREATE TABLE reporting_settings (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    due_minutes   INTEGER NOT NULL,
+    step2_limit   INTEGER NOT NULL,
+    step3_limit   INTEGER NOT NULL,
+    step4_limit   INTEGER NOT NULL,
+    step5_limit   INTEGER NOT NULL,
+    step6_limit   INTEGER NOT NULL,
+    step7_limit   INTEGER NOT NULL
+);
+INSERT INTO reporting_settings (id, due_minutes, step2_limit, step3_limit, step4_limit,
+    step5_limit, step6_limit, step7_limit) VALUES (1, 600, 30, 60, 120, 1440, 1440, 4320);
+
+-- Every version of every daily report. An edit inserts version n+1; nothing is
+-- overwritten. `first_submitted_at` and `late` are decided by version 1 and carried.
+CREATE TABLE daily_reports (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id       INTEGER NOT NULL REFERENCES enterprises(id),
+    report_date         TEXT NOT NULL,
+    version             INTEGER NOT NULL,
+    kind                TEXT NOT NULL,
+    on_site             INTEGER NOT NULL,
+    green               INTEGER NOT NULL,
+    blue                INTEGER NOT NULL,
+    yellow              INTEGER NOT NULL,
+    red                 INTEGER NOT NULL,
+    isolation           INTEGER NOT NULL,
+    observation         INTEGER NOT NULL,
+    tests_done          INTEGER NOT NULL,
+    tests_abnormal      INTEGER NOT NULL,
+    disinfected         INTEGER NOT NULL,
+    vehicles_in         INTEGER NOT NULL,
+    vehicles_out        INTEGER NOT NULL,
+    help                TEXT NOT NULL,
+    help_text           TEXT NOT NULL,
+    submitted_by        TEXT NOT NULL,
+    submitted_at        INTEGER NOT NULL,
+    first_submitted_at  INTEGER NOT NULL,
+    late                INTEGER NOT NULL,
+    UNIQUE (enterprise_id, report_date, version)
+);
+CREATE INDEX daily_reports_date ON daily_reports(report_date, enterprise_id, version);
+
+CREATE TABLE daily_report_supplies (
+    report_id  INTEGER NOT NULL REFERENCES daily_reports(id),
+    item       TEXT NOT NULL REFERENCES supply_items(key),
+    stock      INTEGER NOT NULL,
+    used       INTEGER NOT NULL,
+    PRIMARY KEY (report_id, item)
+);
+
+-- The risk-person notice flow: one case per notice. `subject` is a masked name or the
+-- notice number, never an ID number. `step` is the last completed step (1–7).
+CREATE TABLE risk_cases (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id),
+    subject        TEXT NOT NULL,
+    opened_at      INTEGER NOT NULL,
+    opened_by      TEXT NOT NULL,
+    step           INTEGER NOT NULL,
+    step_at        INTEGER NOT NULL,
+    closed_at      INTEGER
+);
+CREATE INDEX risk_cases_open ON risk_cases(closed_at, enterprise_id);
+
+CREATE TABLE risk_case_steps (
+    case_id         INTEGER NOT NULL REFERENCES risk_cases(id),
+    step            INTEGER NOT NULL,
+    done_at         INTEGER NOT NULL,
+    owner           TEXT NOT NULL,
+    note            TEXT NOT NULL,
+    skipped_reason  TEXT,
+    PRIMARY KEY (case_id, step)
+);
