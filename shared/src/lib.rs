@@ -13,6 +13,8 @@
 //! * [`verify`] — `verify(text, bundle, gate, now) -> Verdict`: the gate decision, with a
 //!   typed reason and a Chinese and English message for every rejection.
 //! * [`sync`] — wire types of the checkpoint ↔ server sync protocol.
+//! * [`reporting`] — the enterprise reporting rules: credit codes, daily and zero reports,
+//!   supplies' days of cover, the risk-person notice flow.
 //!
 //! This crate does no IO, reads no clock and spawns nothing: time is always a parameter,
 //! so every rule is a plain, table-driven test.
@@ -26,6 +28,7 @@ pub mod i18n;
 pub mod keys;
 pub mod pass;
 pub mod record;
+pub mod reporting;
 pub mod rules;
 pub mod sync;
 pub mod time;
