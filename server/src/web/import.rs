@@ -710,9 +710,9 @@ impl Jobs {
 // The job itself
 
 /// Read, check and (if every row is good) issue the passes of one file.
-async fn run(st: AppState, id: String, kind: Kind, bytes: Vec<u8>, created_by: String) {
+async fn run(st: AppState, id: String, bytes: Vec<u8>, created_by: String) {
     let jobs = &st.web.imports;
-    let phase = match process(&st, &id, kind, bytes, &created_by).await {
+    let phase = match process(&st, &id, bytes, &created_by).await {
         Ok(outcome) => Phase::Done(Arc::new(outcome)),
         Err(JobError::File(text)) => Phase::Failed(text),
         Err(JobError::Internal(cause)) => {
@@ -816,16 +816,46 @@ impl Header {
 /// Validity windows `(from, until, row)` of one plate and class.
 type Windows = Vec<(i64, i64, u32)>;
 
-/// Lookups made once per file.
-struct Directory {
+/// Enterprise and checkpoint names to ids, looked up once per file: a row may name them
+/// instead of giving their numbers.
+pub struct Directory {
     enterprises: HashMap<String, Vec<u32>>,
     checkpoints: HashMap<String, Vec<u32>>,
 }
 
+impl Directory {
+    /// From `(name, id)` pairs as the store lists them. Names are compared trimmed; a name
+    /// that two of them share is ambiguous in a file.
+    pub fn new(
+        enterprises: impl IntoIterator<Item = (String, u32)>,
+        checkpoints: impl IntoIterator<Item = (String, u32)>,
+    ) -> Directory {
+        let index = |pairs: &mut dyn Iterator<Item = (String, u32)>| {
+            let mut map: HashMap<String, Vec<u32>> = HashMap::new();
+            for (name, id) in pairs {
+                map.entry(name.trim().to_owned()).or_default().push(id);
+            }
+            map
+        };
+        Directory {
+            enterprises: index(&mut enterprises.into_iter()),
+            checkpoints: index(&mut checkpoints.into_iter()),
+        }
+    }
+}
+
 /// One row turned into a request, with the problems found before [`validate`].
-struct RowRequest {
-    body: NewPass,
+pub struct RowRequest {
+    /// What the row asks for, as the form and the API would send it.
+    pub body: NewPass,
     problems: Vec<(Col, Text)>,
+}
+
+impl RowRequest {
+    /// The cells of the row that could not be read, as the page reports them.
+    pub fn problems(&self) -> impl Iterator<Item = &Text> {
+        self.problems.iter().map(|(_, t)| t)
+    }
 }
 
 fn text_opt(cell: &Cell) -> Option<String> {
@@ -977,69 +1007,98 @@ fn is_example(h: &Header, cells: &[Cell]) -> bool {
     note.starts_with(EXAMPLE_MARK) || note.to_lowercase().starts_with("example")
 }
 
-async fn process(
-    st: &AppState,
-    id: &str,
-    kind: Kind,
-    bytes: Vec<u8>,
-    created_by: &str,
-) -> Result<Outcome, JobError> {
-    let jobs = &st.web.imports;
-    let rows = tokio::task::spawn_blocking(move || match kind {
-        Kind::Xlsx => read_xlsx(bytes),
+/// An uploaded file read into its header and data rows, as [`parse_upload`] gives it.
+pub struct Sheet {
+    header: Header,
+    /// The data rows (not blank, not the template's example), each with its spreadsheet
+    /// row number.
+    rows: Rows,
+}
+
+impl Sheet {
+    /// Number of data rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Each data row's spreadsheet row number and the request it makes; the import then
+    /// checks every request with [`validate`].
+    pub fn requests(&self, dir: &Directory) -> Vec<(u32, RowRequest)> {
+        self.rows
+            .iter()
+            .map(|(row, cells)| (*row, row_request(&self.header, dir, cells)))
+            .collect()
+    }
+}
+
+/// Read an uploaded file: tell CSV from XLSX, read the first sheet, find the header row and
+/// keep the data rows. Pure (no store, no clock): the import job runs it on every upload,
+/// and `fuzz/` runs it on anything. The error is the message for the whole file.
+pub fn parse_upload(bytes: Vec<u8>) -> Result<Sheet, Text> {
+    let rows = match detect(&bytes)? {
+        Kind::Xlsx => read_xlsx(bytes)?,
         Kind::Csv => {
             let text = String::from_utf8(bytes)
                 .map_err(|_| Text::key(crate::k!("import.err.not_utf8"), &[]))?;
-            Ok(parse_csv(&text))
+            parse_csv(&text)
         }
-    })
-    .await
-    .map_err(|e| JobError::Internal(e.to_string()))?
-    .map_err(JobError::File)?;
-
-    let (header_at, header) = Header::find(&rows).map_err(JobError::File)?;
-    let data: Vec<&(u32, Vec<Cell>)> = rows[header_at + 1..]
-        .iter()
+    };
+    let (header_at, header) = Header::find(&rows)?;
+    let data: Rows = rows
+        .into_iter()
+        .skip(header_at + 1)
         .filter(|(_, cells)| cells.iter().any(|c| !c.is_empty()))
         .filter(|(_, cells)| !is_example(&header, cells))
         .collect();
     if data.is_empty() {
-        return Err(JobError::File(Text::key(
-            crate::k!("import.err.no_rows"),
-            &[],
-        )));
+        return Err(Text::key(crate::k!("import.err.no_rows"), &[]));
     }
     if data.len() > MAX_ROWS {
-        return Err(JobError::File(too_many_rows(data.len())));
+        return Err(too_many_rows(data.len()));
     }
-    let total = data.len();
+    Ok(Sheet { header, rows: data })
+}
+
+async fn process(
+    st: &AppState,
+    id: &str,
+    bytes: Vec<u8>,
+    created_by: &str,
+) -> Result<Outcome, JobError> {
+    let jobs = &st.web.imports;
+    let sheet = tokio::task::spawn_blocking(move || parse_upload(bytes))
+        .await
+        .map_err(|e| JobError::Internal(e.to_string()))?
+        .map_err(JobError::File)?;
+    let total = sheet.len();
     jobs.set(id, Phase::Checking { done: 0, total });
 
-    let mut dir = Directory {
-        enterprises: HashMap::new(),
-        checkpoints: HashMap::new(),
-    };
-    for e in st.store.list_enterprises().await? {
-        dir.enterprises
-            .entry(e.name.trim().to_owned())
-            .or_default()
-            .push(e.id.0);
-    }
-    for c in st.store.list_checkpoints().await? {
-        dir.checkpoints
-            .entry(c.name.trim().to_owned())
-            .or_default()
-            .push(c.id.0);
-    }
+    let dir = Directory::new(
+        st.store
+            .list_enterprises()
+            .await?
+            .into_iter()
+            .map(|e| (e.name, e.id.0)),
+        st.store
+            .list_checkpoints()
+            .await?
+            .into_iter()
+            .map(|c| (c.name, c.id.0)),
+    );
 
     let now = now();
+    let header = &sheet.header;
     let mut problems: Vec<Problem> = Vec::new();
     let mut issues: Vec<(u32, Issue)> = Vec::with_capacity(total);
     // (plate, class) → validity windows already seen, with their rows.
     let mut seen: HashMap<(String, PassClass), Windows> = HashMap::new();
-    for (i, (row, cells)) in data.iter().enumerate() {
+    let requests = sheet.requests(&dir);
+    for (i, ((row, cells), (_, req))) in sheet.rows.iter().zip(requests).enumerate() {
         let row = *row;
-        let req = row_request(&header, &dir, cells);
         let value_of = |col: Col| header.cell(cells, col).text();
         let mut flagged: Vec<Col> = Vec::new();
         for (col, message) in req.problems {
@@ -1272,26 +1331,18 @@ async fn upload(
     let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
         return Ok(refuse(&ctx, StatusCode::BAD_REQUEST, no_file()));
     };
-    let kind = match detect(&bytes) {
-        Ok(k) => k,
-        Err(text) => {
-            return Ok(refuse(
-                &ctx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                text.get(ctx.lang),
-            ));
-        }
-    };
+    // Refused at once when it is no table at all; the job reads it (parse_upload).
+    if let Err(text) = detect(&bytes) {
+        return Ok(refuse(
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            text.get(ctx.lang),
+        ));
+    }
     let id = super::session::random_hex()?;
     let id = id[..32.min(id.len())].to_owned();
     st.web.imports.start(&id, user.id, name);
-    let job = tokio::spawn(run(
-        st.clone(),
-        id.clone(),
-        kind,
-        bytes,
-        user.username.clone(),
-    ));
+    let job = tokio::spawn(run(st.clone(), id.clone(), bytes, user.username.clone()));
     // A job that panicked must not stay "running" for ever.
     let watcher_state = st.clone();
     let watcher_id = id.clone();
