@@ -32,6 +32,11 @@ pub enum ApiError {
     Unauthenticated,
     #[error("this token's role may not do this")]
     Forbidden,
+    /// An enterprise token reaching past its own enterprise (a 403 like [`Self::Forbidden`]).
+    #[error(
+        "this token may act only for the enterprise it was made for / 该令牌只能访问其所属企业的数据"
+    )]
+    OtherEnterprise,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -66,7 +71,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::OtherEnterprise => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -85,7 +90,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated => "unauthenticated",
-            ApiError::Forbidden => "forbidden",
+            ApiError::Forbidden | ApiError::OtherEnterprise => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",

@@ -250,7 +250,7 @@ async fn every_route_checks_roles_and_enterprise(db: TestDb) {
     }
 
     // An enterprise token cannot file, read or list for another enterprise.
-    let (s, _) = api
+    let (s, v) = api
         .post(
             &format!("/api/v1/reports/enterprises/{b}"),
             "ent_a",
@@ -258,6 +258,8 @@ async fn every_route_checks_roles_and_enterprise(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(v["error"], "forbidden");
+    assert!(v["message"].as_str().unwrap().contains("所属企业"), "{v}");
     assert!(
         api.state
             .store
@@ -758,6 +760,27 @@ async fn prefill_counts_scans_and_supplies_give_cover(db: TestDb) {
         (Value::Null, json!(false))
     );
     // As of three days ago only the first report counts.
+    // A zero report lists no supplies: the stock stays that of the last full report.
+    let (s, _) = api.post(&path, "ent_a", zero(&today(), 50)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, now_cover) = api
+        .get(
+            &format!("/api/v1/reports/enterprises/{}/supplies", a.0),
+            "ent_a",
+        )
+        .await;
+    let masks = now_cover["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item"] == "masks")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (masks["stock"].as_u64(), masks["as_of"].as_str()),
+        (Some(740), Some(y.as_str()))
+    );
+    assert_eq!(masks["warning"], true);
     let (_, early) = api
         .get(
             &format!(

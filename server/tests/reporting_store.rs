@@ -793,6 +793,31 @@ async fn days_of_cover_from_a_series_of_reports(db: TestDb) {
             .version,
         2
     );
+    // A zero report the day after lists nothing: the levels stay those of the last full one.
+    s.submit_report(e, &zero("2026-04-10", 10), "e", at("2026-04-10", 9, 0), DUE)
+        .await
+        .unwrap();
+    let levels = s.latest_supplies(e, "2026-04-10").await.unwrap();
+    let level = |item: &str| {
+        levels
+            .iter()
+            .find(|l| l.item == item)
+            .map(|l| (l.date.clone(), l.stock))
+    };
+    assert_eq!(level("masks"), Some((days[8].clone(), masks_stock)));
+    // Gloves were last listed on day 9 too; suits never.
+    assert_eq!(level("gloves"), Some((days[8].clone(), 300)));
+    assert_eq!(level("suits"), None);
+    assert_eq!(
+        levels.iter().map(|l| l.item.as_str()).collect::<Vec<_>>(),
+        ["food", "gloves", "masks"]
+    );
+    // Up to day 8 (corrected): its current version's stock.
+    let before = s.latest_supplies(e, &days[7]).await.unwrap();
+    assert_eq!(
+        before.iter().find(|l| l.item == "masks").map(|l| l.stock),
+        Some(2000)
+    );
 }
 
 async fn risk_case_flow(db: TestDb) {

@@ -120,7 +120,8 @@ pub struct SupplyCover {
     pub name_zh: String,
     pub name_en: String,
     pub unit: SupplyUnit,
-    /// The stock in the latest report (dated up to the asked date) that lists the item.
+    /// The stock in the latest report (dated up to the asked date) that lists the item; a
+    /// zero report lists no supplies, so this may be older than the latest report.
     pub stock: Option<u32>,
     /// The date of that report.
     pub as_of: Option<String>,
@@ -133,34 +134,23 @@ pub struct SupplyCover {
     pub warning: bool,
 }
 
-/// Days of cover of every active item (and every item of the latest report) for an
-/// enterprise, from its reports dated up to `date`.
+/// Days of cover of every active item (and of every inactive one the enterprise has
+/// listed) for an enterprise, from its reports dated up to `date`.
 pub async fn supply_cover(
     st: &AppState,
     enterprise: EnterpriseId,
     date: &str,
 ) -> StoreResult<Vec<SupplyCover>> {
-    let latest = match st.store.current_report(enterprise, date).await? {
-        Some(r) => Some(r),
-        None => st.store.last_report_before(enterprise, date).await?,
-    };
+    let levels = st.store.latest_supplies(enterprise, date).await?;
     let items: Vec<SupplyItem> = st.store.supply_items().await?;
     let mut out = Vec::new();
     for item in items {
-        let line = latest.as_ref().and_then(|r| {
-            r.report
-                .supplies
-                .iter()
-                .find(|l| l.item == item.key)
-                .map(|l| (r.report.date.clone(), l.stock))
-        });
-        if !item.active && line.is_none() {
+        let level = levels.iter().find(|l| l.item == item.key);
+        if !item.active && level.is_none() {
             continue;
         }
-        let (as_of, stock) = match line {
-            Some((d, s)) => (Some(d), Some(s)),
-            None => (None, None),
-        };
+        let as_of = level.map(|l| l.date.clone());
+        let stock = level.map(|l| l.stock);
         let recent_use = match &as_of {
             Some(d) => {
                 st.store
@@ -524,7 +514,7 @@ fn enterprise_scope<A: Allowed>(
     match (caller.own_enterprise(), asked) {
         (Some(own), None) => Ok(Some(own)),
         (Some(own), Some(a)) if a == own => Ok(Some(own)),
-        _ => Err(ApiError::Forbidden),
+        _ => Err(ApiError::OtherEnterprise),
     }
 }
 
@@ -536,7 +526,7 @@ async fn reachable<A: Allowed>(
 ) -> ApiResult<EnterpriseProfile> {
     let id = EnterpriseId(id);
     if !caller.may_access(id) {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::OtherEnterprise);
     }
     st.store
         .enterprise_profile(id)

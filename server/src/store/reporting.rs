@@ -224,6 +224,15 @@ pub struct VehicleCounts {
     pub vehicles_out: u32,
 }
 
+/// The last known stock of one supply item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupplyLevel {
+    pub item: String,
+    /// The date of the latest report that listed the item.
+    pub date: String,
+    pub stock: u32,
+}
+
 /// One recorded step of a risk case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RiskStepRecord {
@@ -408,6 +417,13 @@ pub trait ReportingStore: Send + Sync {
         up_to_date: &str,
         n: u32,
     ) -> StoreResult<Vec<u32>>;
+    /// For each item the enterprise has ever listed, the stock in its latest current report
+    /// dated up to `up_to_date` that lists the item (a zero report lists none), by item key.
+    async fn latest_supplies(
+        &self,
+        enterprise: EnterpriseId,
+        up_to_date: &str,
+    ) -> StoreResult<Vec<SupplyLevel>>;
 
     // --- risk-person notice flow ---------------------------------------------------------
     /// Open a case with step 1 (notice received) done at `now` by `case.owner`.
@@ -1209,6 +1225,36 @@ impl ReportingStore for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| get_u32(r, "used")).collect()
+    }
+
+    async fn latest_supplies(
+        &self,
+        enterprise: EnterpriseId,
+        up_to_date: &str,
+    ) -> StoreResult<Vec<SupplyLevel>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT s.item, r.report_date, s.stock FROM daily_report_supplies s \
+             JOIN daily_reports r ON r.id = s.report_id \
+             WHERE r.enterprise_id = $1 AND r.report_date <= $2 AND {CURRENT_VERSION} \
+             ORDER BY s.item, r.report_date DESC"
+        )))
+        .bind(ent(enterprise))
+        .bind(up_to_date)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<SupplyLevel> = Vec::new();
+        for r in &rows {
+            let item: String = r.try_get("item")?;
+            if out.last().is_some_and(|l| l.item == item) {
+                continue;
+            }
+            out.push(SupplyLevel {
+                item,
+                date: r.try_get("report_date")?,
+                stock: get_u32(r, "stock")?,
+            });
+        }
+        Ok(out)
     }
 
     async fn open_risk_case(
