@@ -858,24 +858,21 @@ fn history_table(
     }
 }
 
+/// The charts of an enterprise page. Only the days with a report are drawn: a day without
+/// one is not a day with nobody on site.
 fn charts(ctx: &Ctx, range: &Range, reports: &[StoredReport], items: &[SupplyItem]) -> Markup {
     let lang = ctx.lang;
-    let labels: Vec<String> = range
+    let filed: Vec<&StoredReport> = range
         .days
         .iter()
-        .map(|d| d.get(5..).unwrap_or(d).to_owned())
+        .filter_map(|d| reports.iter().find(|r| r.report.date == *d))
+        .collect();
+    let labels: Vec<String> = filed
+        .iter()
+        .map(|r| r.report.date.get(5..).unwrap_or(&r.report.date).to_owned())
         .collect();
     let per_day = |f: &dyn Fn(&StoredReport) -> u32| -> Vec<f64> {
-        range
-            .days
-            .iter()
-            .map(|d| {
-                reports
-                    .iter()
-                    .find(|r| r.report.date == *d)
-                    .map_or(0.0, |r| f64::from(f(r)))
-            })
-            .collect()
+        filed.iter().map(|r| f64::from(f(r))).collect()
     };
     let desc = ctx.tf(
         "taskforce.chart.desc",
@@ -941,14 +938,13 @@ fn charts(ctx: &Ctx, range: &Range, reports: &[StoredReport], items: &[SupplyIte
             .iter()
             .map(|k| Series {
                 name: item_name(items, k, lang),
-                values: range
-                    .days
+                values: filed
                     .iter()
-                    .map(|d| {
-                        reports
+                    .map(|r| {
+                        r.report
+                            .supplies
                             .iter()
-                            .find(|r| r.report.date == *d)
-                            .and_then(|r| r.report.supplies.iter().find(|s| s.item == *k))
+                            .find(|s| s.item == *k)
                             .map_or(0.0, |s| f64::from(s.stock))
                     })
                     .collect(),
@@ -958,9 +954,12 @@ fn charts(ctx: &Ctx, range: &Range, reports: &[StoredReport], items: &[SupplyIte
     };
     html! {
         div class="dash-charts" {
-            figure class="chart" { (trusted(zones.render())) }
-            figure class="chart" { (trusted(tests.render())) }
-            figure class="chart" { (trusted(stock.render())) }
+            @for c in [&zones, &tests, &stock] {
+                figure class="chart" {
+                    figcaption { (c.title) }
+                    (trusted(c.render()))
+                }
+            }
         }
     }
 }
@@ -1022,12 +1021,21 @@ async fn cover_table(
 /// The profile facts of an enterprise (shared with the operations bureau's page).
 pub fn profile_facts(ctx: &Ctx, p: &EnterpriseProfile, teams: &[Team]) -> Markup {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    // A person and a phone, either of which may be missing.
+    let person = |name: &Option<String>, phone: &Option<String>| match (name, phone) {
+        (None, None) => "—".to_owned(),
+        (n, p) => [n.as_deref(), p.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
     html! {
         dl class="facts" {
             dt { (ctx.t("profile.credit_code")) } dd { (p.credit_code.as_ref().map_or_else(|| "—".into(), |c| c.to_string())) }
             dt { (ctx.t("profile.address")) } dd { (dash(&p.address)) }
-            dt { (ctx.t("profile.contact")) } dd { (dash(&p.contact_name)) " " (dash(&p.contact_phone)) }
-            dt { (ctx.t("profile.responsible")) } dd { (dash(&p.responsible_person)) " " (dash(&p.responsible_phone)) }
+            dt { (ctx.t("profile.contact")) } dd { (person(&p.contact_name, &p.contact_phone)) }
+            dt { (ctx.t("profile.responsible")) } dd { (person(&p.responsible_person, &p.responsible_phone)) }
             dt { (ctx.t("profile.team")) } dd { (team_name(ctx.lang, teams, p.team_id)) }
         }
     }
