@@ -42,6 +42,13 @@ fn frame(text: &str, x: i64, y: i64, degrees: f64) -> GrayImage {
 /// Write the frame under a temporary name, then rename it (as a camera uploading by FTP
 /// does), and give the watcher time to see it on its own.
 fn drop_frame(dir: &Path, name: &str, img: &GrayImage) {
+    drop_frame_at(dir, name, img, None);
+}
+
+/// [`drop_frame`] with the file time the camera would have given it, set before the frame
+/// appears, so the repeat window sees the time of the shot and not how long a loaded machine
+/// took to encode the image.
+fn drop_frame_at(dir: &Path, name: &str, img: &GrayImage, shot_at: Option<std::time::SystemTime>) {
     let tmp = dir.join(format!("{name}.part"));
     let format = if name.ends_with(".jpg") {
         image::ImageFormat::Jpeg
@@ -49,6 +56,14 @@ fn drop_frame(dir: &Path, name: &str, img: &GrayImage) {
         image::ImageFormat::Png
     };
     img.save_with_format(&tmp, format).unwrap();
+    if let Some(t) = shot_at {
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
     std::fs::rename(&tmp, dir.join(name)).unwrap();
     std::thread::sleep(Duration::from_millis(400));
 }
@@ -245,10 +260,12 @@ async fn the_same_pass_after_the_repeat_window_is_a_new_scan() {
             "en",
         ],
     );
-    drop_frame(&cam, "a.png", &frame(&text(1), 300, 100, 0.0));
-    drop_frame(&cam, "b.png", &frame(&text(1), 320, 110, 2.0));
-    std::thread::sleep(Duration::from_millis(1600));
-    drop_frame(&cam, "c.png", &frame(&text(1), 340, 120, -2.0));
+    // Shots at 0 s, 0.5 s (inside the window) and 3 s (outside it).
+    let shot = std::time::SystemTime::now();
+    let at = |ms| Some(shot + Duration::from_millis(ms));
+    drop_frame_at(&cam, "a.png", &frame(&text(1), 300, 100, 0.0), at(0));
+    drop_frame_at(&cam, "b.png", &frame(&text(1), 320, 110, 2.0), at(500));
+    drop_frame_at(&cam, "c.png", &frame(&text(1), 340, 120, -2.0), at(3000));
     let (verdicts, err) = finish(child);
 
     assert_eq!(verdicts.len(), 2, "{err}");
