@@ -598,7 +598,10 @@ impl Store for SqlStore {
         let public = passgate_shared::keys::public_key_b64(&key.public);
         let id = i64::from(key.id.0);
         let mut tx = self.pool.begin().await?;
-        // Writes first (see the top of this file).
+        // Writes first (see the top of this file). The bundle version's row lock comes first of
+        // all: it queues concurrent rotations (on any instance), so each one sees the keys the
+        // one before it committed, and only the newest key stays active.
+        bump_bundle_version(&mut tx).await?;
         let done = sqlx::query(
             "INSERT INTO issuer_keys (id, public_key, status, created_at) \
              VALUES ($1, $2, 'active', $3) ON CONFLICT (id) DO NOTHING",
@@ -628,7 +631,6 @@ impl Store for SqlStore {
                 "issuer key {newest} was registered meanwhile (another rotation) / 其他操作已登记签发密钥 {newest}"
             )));
         }
-        bump_bundle_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
