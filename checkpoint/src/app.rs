@@ -635,6 +635,7 @@ fn status_json(s: &Status) -> Value {
         "server_url": s.server_url,
         "bundle_version": held.map(|h| h.bundle.version),
         "bundle_generated_at": held.map(|h| rfc3339(h.bundle.generated_at)),
+        "bundle_revocations": held.map(|h| h.bundle.revoked.len()),
         "bundle_age_seconds": s.bundle_age_seconds,
         "stale": s.stale,
         "bundle_error": s.bundle.as_ref().err(),

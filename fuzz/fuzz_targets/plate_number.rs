@@ -1,4 +1,5 @@
-//! Plates, pass numbers, division codes, crew names and ID numbers (docs/fuzzing.md).
+//! Plates, pass numbers, division codes, crew names, ID numbers, unified social credit codes
+//! and risk-person subjects (docs/fuzzing.md).
 //!
 //! The input, as UTF-8 (or, when it is not, with invalid bytes replaced), goes to every
 //! parser of typed text. What they accept must be stable: parsing a value's own text gives
@@ -9,6 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use passgate_server::privacy::validate_id_number;
 use passgate_shared::pass::{DivisionCode, MaskedName, PROVINCES, PassNumber, Plate};
+use passgate_shared::reporting::{CreditCode, check_risk_subject};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -50,5 +52,21 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(id) = validate_id_number(s) {
         assert_eq!(validate_id_number(&id).as_ref(), Ok(&id));
+    }
+
+    if let Ok(c) = CreditCode::parse(s) {
+        // Canonical: 18 ASCII characters, upper case, and its own text parses back to it,
+        // through JSON too (the enterprise registry stores it that way).
+        assert_eq!(c.as_str().len(), 18);
+        assert_eq!(c.as_str(), c.as_str().to_ascii_uppercase());
+        assert_eq!(CreditCode::parse(c.as_str()).as_ref(), Ok(&c));
+        let json = serde_json::to_string(&c).expect("a credit code serialises");
+        assert_eq!(serde_json::from_str::<CreditCode>(&json).ok(), Some(c));
+    } else if let Err(e) = CreditCode::parse(s) {
+        assert!(!e.to_string().is_empty());
+    }
+
+    if let Ok(subject) = check_risk_subject(s) {
+        assert_eq!(check_risk_subject(&subject).as_ref(), Ok(&subject));
     }
 });

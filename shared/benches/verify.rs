@@ -181,6 +181,10 @@ fn ratio_report(f: &Fixture) {
         "manual timing (bundle: {} revoked numbers); per call, median and best round:",
         f.bundle.revoked.len()
     );
+    let (gate_us, bare_us) = (
+        median(&mut gate.clone()) / 1000.0,
+        median(&mut bare.clone()) / 1000.0,
+    );
     let rows = [
         ("gate decision (verify)", gate),
         ("bare verify_strict", bare),
@@ -199,6 +203,12 @@ fn ratio_report(f: &Fixture) {
         "gate decision / bare verify_strict = {:.2}× (goal ≤ 1.25×; median of {rounds} \
          back-to-back rounds)",
         median(&mut ratio)
+    );
+    let r = median(&mut ratio);
+    println!(
+        "FIGURE | gate decision (QR text → verdict, bundle with {} revocations) | bare `verify_strict`: {bare_us:.1} µs | {gate_us:.1} µs = **{r:.2}×** | ≤ 1.25× | {} |",
+        f.bundle.revoked.len(),
+        if r <= 1.25 { "yes" } else { "**no**" }
     );
 }
 

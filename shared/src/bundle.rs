@@ -159,7 +159,7 @@ impl Bundle {
 
     /// Age of the bundle at `now`, in seconds (zero if `now` is earlier).
     pub fn age(&self, now: UnixSeconds) -> i64 {
-        (now - self.generated_at).max(0)
+        now.saturating_sub(self.generated_at).max(0)
     }
 
     pub fn is_stale(&self, now: UnixSeconds) -> bool {

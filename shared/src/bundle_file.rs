@@ -230,6 +230,12 @@ pub fn decode(bytes: &[u8], trusted: &[IssuerKey]) -> Result<BundleFile, BundleE
     if (kind == 1) != header.base_version.is_some() {
         return Err(BundleError::Header("kind and base_version disagree".into()));
     }
+    if !crate::time::is_plausible(header.generated_at) {
+        return Err(BundleError::Header(format!(
+            "generated_at {} is not a time between 1970 and 9999",
+            header.generated_at
+        )));
+    }
     let revocations = RevocationSet::from_bytes(revs).ok_or(BundleError::Revocations)?;
     Ok(BundleFile {
         key_id,
@@ -323,6 +329,28 @@ mod tests {
             policy: Policy::default(),
             checkpoints: vec![],
         }
+    }
+
+    /// Found by fuzzing: a signed header with an extreme `generated_at` made the gate's age
+    /// arithmetic overflow. Such a bundle is refused at decode, and the age saturates anyway.
+    #[test]
+    fn an_impossible_generation_time_is_refused() {
+        let bk = key(9);
+        let trusted = vec![public(1, &bk)];
+        for t in [i64::MIN, -1, crate::time::MAX_TIME + 1, i64::MAX] {
+            let mut b = bundle(1, numbers(0..3));
+            b.generated_at = t;
+            let err = decode(&encode_snapshot(&b, &trusted, KeyId(1), &bk), &trusted).unwrap_err();
+            assert!(
+                matches!(&err, BundleError::Header(m) if m.contains("generated_at")),
+                "{t}: {err}"
+            );
+            assert_eq!(b.age(i64::MAX), i64::MAX.saturating_sub(t).max(0));
+            assert!(b.age(i64::MIN) >= 0);
+        }
+        let mut b = bundle(1, numbers(0..3));
+        b.generated_at = crate::time::MAX_TIME;
+        assert!(decode(&encode_snapshot(&b, &trusted, KeyId(1), &bk), &trusted).is_ok());
     }
 
     #[test]

@@ -262,6 +262,10 @@ pub enum BatchError {
     BrokenChain { index: usize, seq: u64 },
     #[error("record {index} has an invalid id; ids are 32 lower-case hex digits")]
     BadId { index: usize },
+    #[error(
+        "record {index} says it was scanned at {scanned_at} (Unix seconds), outside 1970–9999: the gate's clock or software is broken"
+    )]
+    ImplausibleTime { index: usize, scanned_at: i64 },
     #[error("record {index} has a sequence number beyond what a device can reach")]
     SeqTooLarge { index: usize },
     #[error(
@@ -336,6 +340,12 @@ pub fn check_batch_sealed(
         };
         if !consistent {
             return Err(BatchError::Inconsistent { index });
+        }
+        if !crate::time::is_plausible(r.scanned_at) {
+            return Err(BatchError::ImplausibleTime {
+                index,
+                scanned_at: r.scanned_at,
+            });
         }
         if r.seq > i64::MAX as u64 {
             return Err(BatchError::SeqTooLarge { index });
@@ -414,6 +424,46 @@ mod tests {
         let second = sign_batch(DeviceId(4), CheckpointId(1), all[10..].to_vec(), &key);
         assert_eq!(check_batch(&second, &key.verifying_key()), Ok(()));
         assert_eq!(second.records[0].prev_hash, all[9].hash_hex());
+    }
+
+    /// Found by fuzzing: a signed record with an extreme scan time overflowed the day
+    /// arithmetic of the ingest. Such a batch is refused with a reason; the epoch itself (a
+    /// gate whose clock battery died) and the last second of 9999 are accepted.
+    #[test]
+    fn impossible_scan_times_are_refused() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        for (t, ok) in [
+            (i64::MIN, false),
+            (-1, false),
+            (0, true),
+            (crate::time::MAX_TIME, true),
+            (crate::time::MAX_TIME + 1, false),
+            (i64::MAX, false),
+        ] {
+            let mut records = chain(4, 3);
+            records[1].scanned_at = t;
+            let records = {
+                let mut r = records;
+                for i in 1..r.len() {
+                    r[i].prev_hash = r[i - 1].hash_hex();
+                }
+                r
+            };
+            let batch = sign_batch(DeviceId(4), CheckpointId(1), records, &key);
+            let got = check_batch(&batch, &key.verifying_key());
+            if ok {
+                assert_eq!(got, Ok(()), "{t}");
+            } else {
+                assert_eq!(
+                    got,
+                    Err(BatchError::ImplausibleTime {
+                        index: 1,
+                        scanned_at: t
+                    })
+                );
+            }
+            assert!(!crate::time::local_day(t).is_empty());
+        }
     }
 
     #[test]

@@ -8,6 +8,18 @@ pub type UnixSeconds = i64;
 /// The pass epoch: 2020-01-01T00:00:00Z, in Unix seconds.
 pub const PASS_EPOCH_UNIX: UnixSeconds = 1_577_836_800;
 
+/// The latest instant passgate takes from data it did not make itself (a bundle's
+/// `generated_at`, a gate record's scan time): 9999-12-31 23:59:59 Beijing time, the last
+/// second a `YYYY-MM-DD` day can name. The earliest is the Unix epoch, which a gate whose
+/// clock battery died may well report.
+pub const MAX_TIME: UnixSeconds = 253_402_271_999;
+
+/// Whether `t` lies in `0..=MAX_TIME`: an instant the reports can put on a calendar day and
+/// subtract from another without overflow.
+pub fn is_plausible(t: UnixSeconds) -> bool {
+    (0..=MAX_TIME).contains(&t)
+}
+
 /// The zone's civil time is Beijing time (UTC+8, no daylight saving). Days in reports and
 /// usage counts are Beijing days.
 pub const LOCAL_OFFSET_SECONDS: i32 = 8 * 3600;
@@ -38,7 +50,9 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// The Beijing date of an instant, as `YYYY-MM-DD`.
 pub fn local_day(t: UnixSeconds) -> String {
-    let days = (t + i64::from(LOCAL_OFFSET_SECONDS)).div_euclid(86_400);
+    let days = t
+        .saturating_add(i64::from(LOCAL_OFFSET_SECONDS))
+        .div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }

@@ -434,6 +434,45 @@ pub async fn issue_pass(st: &AppState, body: &NewPass, created_by: &str) -> ApiR
     Ok(record)
 }
 
+/// Number, sign and store validated passes in one go, with one audit entry naming them all
+/// (`passes_imported`, target `target`): the bulk import's issuing step. Serials are
+/// reserved as one block, and the passes are stored in one transaction, so either every
+/// pass is issued or none is. `progress` is told how many are signed so far, every 200, and
+/// once more with all of them just before they are stored.
+pub async fn issue_many(
+    st: &AppState,
+    issues: Vec<Issue>,
+    now: i64,
+    created_by: &str,
+    target: &str,
+    mut progress: impl FnMut(usize),
+) -> ApiResult<Vec<PassRecord>> {
+    let n = u32::try_from(issues.len())
+        .map_err(|_| ApiError::Internal(format!("{} passes in one batch", issues.len())))?;
+    let signer = signer(st).await?;
+    let first = st.store.reserve_serials(st.settings.area, n).await?;
+    let mut records: Vec<PassRecord> = Vec::with_capacity(issues.len());
+    for (i, issue) in issues.into_iter().enumerate() {
+        let serial = first.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+        records.push(sign_record(st, issue, serial, now, created_by, &signer)?);
+        if i % 200 == 199 {
+            progress(i + 1);
+        }
+    }
+    progress(records.len());
+    st.store.insert_passes(&records).await?;
+    let numbers: Vec<String> = records.iter().map(|r| r.number.to_string()).collect();
+    crate::audit::record(
+        st,
+        created_by,
+        crate::audit::Action::PassesImported,
+        target,
+        serde_json::json!({ "count": records.len(), "numbers": numbers }),
+    )
+    .await?;
+    Ok(records)
+}
+
 /// Number a validated pass with `serial`, sign it with `signer` (the active issuer key, from
 /// [`signer`]), and make the record the server keeps (the phone sealed to the pass).
 pub fn sign_record(

@@ -22,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use calamine::{Data, Reader, Xlsx};
+use calamine::{DataRef, Reader, Xlsx};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use maud::{Markup, html};
 use passgate_shared::time::LOCAL_OFFSET_SECONDS;
@@ -34,9 +34,8 @@ use super::layout::{datetime, field_message, notice, page};
 use super::{Ctx, Page, WebError, WebResult, see_other};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::routes::passes::{Issue, NewPass, rfc3339, sign_record, validate};
+use crate::routes::passes::{Issue, NewPass, issue_many, rfc3339, validate};
 use crate::state::{AppState, now};
-use crate::store::PassRecord;
 
 /// Largest upload.
 pub const UPLOAD_LIMIT: usize = 20 * 1024 * 1024;
@@ -491,46 +490,59 @@ fn parse_csv(text: &str) -> Rows {
     rows
 }
 
+/// Columns of a worksheet the import reads; cells further right are ignored (the template
+/// has 16 columns, and no header the import knows can sit beyond these).
+const MAX_COLUMNS: u32 = 64;
+
+/// Rows of a worksheet the import reads, counting the header and the rows above it, blank
+/// rows and the template's example rows. A sheet with more is refused as too large.
+const MAX_READ_ROWS: usize = MAX_ROWS + 1 + 1000;
+
+/// The first worksheet, cell by cell. Only the cells the sheet holds are read: a stray cell
+/// far away (say at XFD1048576) does not make the reader allocate the whole rectangle up to
+/// it, which a worksheet range would.
 fn read_xlsx(bytes: Vec<u8>) -> Result<Rows, Text> {
-    let broken = || Text::key(crate::k!("import.err.bad_xlsx"), &[]);
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
-        tracing::info!(error = %e, "an uploaded XLSX could not be opened");
-        broken()
-    })?;
-    let range = match book.worksheet_range_at(0) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            tracing::info!(error = %e, "an uploaded XLSX sheet could not be read");
-            return Err(broken());
-        }
-        None => return Err(Text::key(crate::k!("import.err.empty_file"), &[])),
+    let broken = |e: &dyn std::fmt::Display| {
+        tracing::info!(error = %e, "an uploaded XLSX could not be read");
+        Text::key(crate::k!("import.err.bad_xlsx"), &[])
     };
-    let first_row = range.start().map(|(r, _)| r).unwrap_or(0);
-    if range.height() > MAX_ROWS + 1 + 1000 {
-        return Err(too_many_rows(range.height().saturating_sub(1)));
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| broken(&e))?;
+    let Some(name) = book.sheet_names().first().cloned() else {
+        return Err(Text::key(crate::k!("import.err.empty_file"), &[]));
+    };
+    let mut reader = book.worksheet_cells_reader(&name).map_err(|e| broken(&e))?;
+    let mut sheet: std::collections::BTreeMap<u32, Vec<Cell>> = Default::default();
+    while let Some(cell) = reader.next_cell().map_err(|e| broken(&e))? {
+        let (row, col) = cell.get_position();
+        let value = match cell.get_value() {
+            DataRef::Empty => continue,
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
+                Cell::Text(s.clone())
+            }
+            DataRef::SharedString(s) => Cell::Text((*s).to_owned()),
+            DataRef::Int(n) => Cell::Number(*n as f64),
+            DataRef::Float(f) => Cell::Number(*f),
+            DataRef::Bool(b) => Cell::Text(b.to_string()),
+            DataRef::DateTime(d) => Cell::Date(d.as_f64()),
+            DataRef::Error(e) => Cell::Text(format!("#{e:?}")),
+        };
+        if col >= MAX_COLUMNS {
+            continue;
+        }
+        if sheet.len() >= MAX_READ_ROWS && !sheet.contains_key(&row) {
+            return Err(too_many_rows(sheet.len()));
+        }
+        let at = col as usize;
+        let cells = sheet.entry(row).or_default();
+        if cells.len() <= at {
+            cells.resize(at + 1, Cell::Empty);
+        }
+        cells[at] = value;
     }
-    let mut rows = Vec::with_capacity(range.height());
-    for (i, r) in range.rows().enumerate() {
-        let number = first_row
-            .saturating_add(u32::try_from(i).unwrap_or(u32::MAX))
-            .saturating_add(1);
-        let cells = r
-            .iter()
-            .map(|d| match d {
-                Data::Empty => Cell::Empty,
-                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
-                    Cell::Text(s.clone())
-                }
-                Data::Int(n) => Cell::Number(*n as f64),
-                Data::Float(f) => Cell::Number(*f),
-                Data::Bool(b) => Cell::Text(b.to_string()),
-                Data::DateTime(d) => Cell::Date(d.as_f64()),
-                Data::Error(e) => Cell::Text(format!("#{e:?}")),
-            })
-            .collect();
-        rows.push((number, cells));
-    }
-    Ok(rows)
+    Ok(sheet
+        .into_iter()
+        .map(|(row, cells)| (row.saturating_add(1), cells))
+        .collect())
 }
 
 fn too_many_rows(n: usize) -> Text {
@@ -582,6 +594,11 @@ fn parse_local_time(s: &str, end_of_day: bool) -> Option<i64> {
     let [y, m, d] = ymd.as_slice() else {
         return None;
     };
+    // Four-digit years only: chrono takes years up to 262143, which no RFC 3339 time (the
+    // form the import hands to the API) can carry.
+    if y.len() != 4 {
+        return None;
+    }
     let date = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
     let time = match time {
         None if end_of_day => NaiveTime::from_hms_opt(23, 59, 0)?,
@@ -1167,39 +1184,36 @@ async fn process(
     }
 
     // Every row is good: number, sign and store them all.
-    let n = u32::try_from(total).map_err(|e| JobError::Internal(e.to_string()))?;
-    let signer = crate::signing::signer(st).await?;
-    let first = st.store.reserve_serials(st.settings.area, n).await?;
+    let (rows, issues): (Vec<u32>, Vec<Issue>) = issues.into_iter().unzip();
     jobs.set(id, Phase::Issuing { done: 0, total });
-    let mut records: Vec<PassRecord> = Vec::with_capacity(total);
-    let mut issued: Vec<Issued> = Vec::with_capacity(total);
-    for (i, (row, issue)) in issues.into_iter().enumerate() {
-        let serial = first.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
-        let record = sign_record(st, issue, serial, now, created_by, &signer)?;
-        issued.push(Issued {
+    let records = issue_many(
+        st,
+        issues,
+        now,
+        created_by,
+        &format!("import:{id}"),
+        |done| {
+            let phase = if done == total {
+                Phase::Saving { total }
+            } else {
+                Phase::Issuing { done, total }
+            };
+            jobs.set(id, phase);
+        },
+    )
+    .await?;
+    let issued: Vec<Issued> = rows
+        .into_iter()
+        .zip(&records)
+        .map(|(row, record)| Issued {
             row,
             number: record.number.to_string(),
             plate: record.plate.clone(),
             class: record.class,
             valid_from: record.valid_from,
             valid_until: record.valid_until,
-        });
-        records.push(record);
-        if i % 200 == 199 {
-            jobs.set(id, Phase::Issuing { done: i + 1, total });
-        }
-    }
-    jobs.set(id, Phase::Saving { total });
-    st.store.insert_passes(&records).await?;
-    let numbers: Vec<String> = records.iter().map(|r| r.number.to_string()).collect();
-    crate::audit::record(
-        st,
-        created_by,
-        crate::audit::Action::PassesImported,
-        &format!("import:{id}"),
-        serde_json::json!({ "count": records.len(), "numbers": numbers }),
-    )
-    .await?;
+        })
+        .collect();
     Metrics::add(&st.metrics.passes_issued, records.len() as u64);
     tracing::info!(
         count = records.len(),
@@ -1765,6 +1779,37 @@ mod tests {
         );
     }
 
+    /// Found by fuzzing: one stray cell at the sheet's far corner made the reader allocate
+    /// every cell of the rectangle up to it (about 17 billion) and the server ran out of
+    /// memory. The reader keeps only the cells the sheet holds.
+    #[test]
+    fn a_stray_far_cell_does_not_blow_up_the_reader() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(2, 1, "车牌号").unwrap();
+        sheet.write_string(3, 1, "豫U12345").unwrap();
+        sheet.write_string(3, 3, "长途闭环").unwrap();
+        sheet.write_string(1_048_575, 16_383, "far away").unwrap();
+        sheet
+            .write_string(5, 70, "beyond the columns read")
+            .unwrap();
+        sheet.write_string(1_048_575, 0, "last row").unwrap();
+        let rows = read_xlsx(book.save_to_buffer().unwrap()).unwrap();
+        let numbers: Vec<u32> = rows.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [3, 4, 1_048_576]);
+        assert_eq!(
+            rows[1].1,
+            [
+                Cell::Empty,
+                Cell::Text("豫U12345".into()),
+                Cell::Empty,
+                Cell::Text("长途闭环".into())
+            ]
+        );
+        // Row 6 held only a cell past the columns read, so it is not there at all.
+        assert_eq!(rows[2].1, [Cell::Text("last row".into())]);
+    }
+
     #[test]
     fn times_as_people_write_them() {
         let t = parse_local_time("2026-12-01 08:00", false).unwrap();
@@ -1780,6 +1825,10 @@ mod tests {
             "2026-12-01T23:59:00+08:00"
         );
         assert_eq!(parse_local_time("2026-13-01 08:00", false), None);
+        // Found by fuzzing: chrono reads five-digit years, which no RFC 3339 time can carry,
+        // so the API refused the time the import handed it with a confusing message.
+        assert_eq!(parse_local_time("20260-12-01 08:00", false), None);
+        assert_eq!(parse_local_time("99999/1/1", true), None);
         assert_eq!(parse_local_time("明天", false), None);
         // Excel: 2026-12-01 08:00 is serial 46357 + 1/3.
         assert_eq!(excel_to_unix(46357.0 + 8.0 / 24.0), Some(t));
