@@ -262,10 +262,11 @@ impl ReportStore for SqlStore {
 
     async fn scan_counts(&self, from_day: &str, to_day: &str) -> StoreResult<Vec<ScanCount>> {
         let rows = sqlx::query(
-            "SELECT checkpoint_id, class, direction, accepted, verdict, COUNT(*) AS n FROM scans \
-             WHERE day >= $1 AND day <= $2 \
-             GROUP BY checkpoint_id, class, direction, accepted, verdict \
-             ORDER BY checkpoint_id, class NULLS FIRST, direction, verdict",
+            "SELECT c.checkpoint_id, NULLIF(c.class, '') AS class, c.direction, c.accepted, c.verdict, \
+             CAST(SUM(c.n) AS BIGINT) AS n FROM scan_day_counts c \
+             WHERE c.day >= $1 AND c.day <= $2 \
+             GROUP BY c.checkpoint_id, c.class, c.direction, c.accepted, c.verdict \
+             ORDER BY c.checkpoint_id, c.class, c.direction, c.verdict",
         )
         .bind(from_day)
         .bind(to_day)
@@ -287,9 +288,9 @@ impl ReportStore for SqlStore {
 
     async fn scans_by_day(&self, from_day: &str, to_day: &str) -> StoreResult<Vec<DayScans>> {
         let rows = sqlx::query(
-            "SELECT day, direction, accepted, COUNT(*) AS n FROM scans \
-             WHERE day >= $1 AND day <= $2 GROUP BY day, direction, accepted \
-             ORDER BY day, direction",
+            "SELECT c.day, c.direction, c.accepted, CAST(SUM(c.n) AS BIGINT) AS n \
+             FROM scan_day_counts c WHERE c.day >= $1 AND c.day <= $2 \
+             GROUP BY c.day, c.direction, c.accepted ORDER BY c.day, c.direction",
         )
         .bind(from_day)
         .bind(to_day)

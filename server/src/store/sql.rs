@@ -47,6 +47,73 @@ const fn scan_chunk(backend: Backend) -> usize {
 }
 const SCAN_COLUMNS: usize = 16;
 
+/// Add `records` (just stored) to the per-day counts (`scan_day_counts`), in the ingest's
+/// transaction. Keys are written in sorted order, so two ingests that touch the same counts
+/// on PostgreSQL wait for each other instead of deadlocking.
+async fn add_day_counts<'r>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    records: impl Iterator<Item = &'r GateRecord>,
+) -> StoreResult<()> {
+    type Key = (
+        String,
+        i64,
+        String,
+        &'static str,
+        &'static str,
+        bool,
+        String,
+    );
+    let mut counts: std::collections::BTreeMap<Key, i64> = Default::default();
+    for r in records {
+        let key = (
+            local_day(r.scanned_at),
+            i64::from(r.checkpoint_id.0),
+            r.number.map(|n| n.to_string()).unwrap_or_default(),
+            r.class.map_or("", |c| c.as_str()),
+            r.direction.as_str(),
+            r.accepted,
+            r.verdict_label().to_owned(),
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    let counts: Vec<(Key, i64)> = counts.into_iter().collect();
+    for chunk in counts.chunks(scan_chunk(backend)) {
+        let mut sql = String::from(
+            "INSERT INTO scan_day_counts (day, checkpoint_id, number, class, direction, accepted, \
+             verdict, n) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for c in 1..=8 {
+                if c > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", i * 8 + c));
+            }
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (day, checkpoint_id, number, class, direction, accepted, verdict) \
+             DO UPDATE SET n = scan_day_counts.n + excluded.n",
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for ((day, cp, number, class, direction, accepted, verdict), n) in chunk {
+            q = q
+                .bind(day.clone())
+                .bind(*cp)
+                .bind(number.clone())
+                .bind(*class)
+                .bind(*direction)
+                .bind(*accepted)
+                .bind(verdict.clone())
+                .bind(*n);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -1027,7 +1094,7 @@ impl Store for SqlStore {
         .bind(dev)
         .execute(&mut *tx)
         .await?;
-        let mut stored = 0u64;
+        let mut inserted: Vec<u64> = Vec::with_capacity(records.len());
         let chunk_len = scan_chunk(self.backend);
         for ((chunk, chunk_hashes), chunk_sealed) in records
             .chunks(chunk_len)
@@ -1050,7 +1117,8 @@ impl Store for SqlStore {
             }
             // Any conflict (the same record from a concurrent retry, on the key or on the
             // id) inserts nothing; the check below tells a retry from a clash.
-            sql.push_str(" ON CONFLICT DO NOTHING");
+            // `RETURNING seq`: the records this statement stored, counted below.
+            sql.push_str(" ON CONFLICT DO NOTHING RETURNING seq");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for ((r, hash), seal) in chunk.iter().zip(chunk_hashes).zip(chunk_sealed) {
                 let json = seal.json.clone();
@@ -1072,8 +1140,11 @@ impl Store for SqlStore {
                     .bind(json)
                     .bind(now);
             }
-            stored += q.execute(&mut *tx).await?.rows_affected();
+            for row in q.fetch_all(&mut *tx).await? {
+                inserted.push(get_u64(&row, "seq")?);
+            }
         }
+        let stored = inserted.len() as u64;
         // Records that were already there must be the same records (a retry), not a fork,
         // and every record of the batch must now be there (an id used by another record
         // would have inserted nothing).
@@ -1183,6 +1254,10 @@ impl Store for SqlStore {
                     .await?;
             }
         }
+        let new_records = inserted
+            .iter()
+            .filter_map(|seq| records.get(usize::try_from(seq.checked_sub(first.seq)?).ok()?));
+        add_day_counts(&mut tx, self.backend, new_records).await?;
         tx.commit().await?;
         Ok(BatchOutcome {
             stored,
@@ -1231,9 +1306,10 @@ impl Store for SqlStore {
 
     async fn daily_usage(&self, day: &str) -> StoreResult<Vec<UsageRow>> {
         let rows = sqlx::query(
-            "SELECT number, class, checkpoint_id, direction, verdict, COUNT(*) AS n FROM scans \
-             WHERE day = $1 GROUP BY number, class, checkpoint_id, direction, verdict \
-             ORDER BY checkpoint_id, number NULLS FIRST, class NULLS FIRST, direction, verdict",
+            "SELECT NULLIF(c.number, '') AS number, NULLIF(c.class, '') AS class, c.checkpoint_id, \
+             c.direction, c.verdict, CAST(SUM(c.n) AS BIGINT) AS n FROM scan_day_counts c \
+             WHERE c.day = $1 GROUP BY c.number, c.class, c.checkpoint_id, c.direction, c.verdict \
+             ORDER BY c.checkpoint_id, c.number, c.class, c.direction, c.verdict",
         )
         .bind(day)
         .fetch_all(&self.pool)
