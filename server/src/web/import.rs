@@ -502,6 +502,17 @@ const MAX_READ_ROWS: usize = MAX_ROWS + 1 + 1000;
 /// far away (say at XFD1048576) does not make the reader allocate the whole rectangle up to
 /// it, which a worksheet range would.
 fn read_xlsx(bytes: Vec<u8>) -> Result<Rows, Text> {
+    // The spreadsheet reader is a third party's parser of hostile input: one that panics on
+    // a file (fuzzing found an arithmetic overflow on a cell reference of nine letters) must
+    // cost the user a clear "not a readable XLSX", not the import job.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_xlsx_cells(bytes)))
+        .unwrap_or_else(|_| {
+            tracing::warn!("the XLSX reader panicked on an uploaded file");
+            Err(Text::key(crate::k!("import.err.bad_xlsx"), &[]))
+        })
+}
+
+fn read_xlsx_cells(bytes: Vec<u8>) -> Result<Rows, Text> {
     let broken = |e: &dyn std::fmt::Display| {
         tracing::info!(error = %e, "an uploaded XLSX could not be read");
         Text::key(crate::k!("import.err.bad_xlsx"), &[])
@@ -1808,6 +1819,38 @@ mod tests {
         );
         // Row 6 held only a cell past the columns read, so it is not there at all.
         assert_eq!(rows[2].1, [Cell::Text("last row".into())]);
+    }
+
+    /// Found by fuzzing: a cell reference of nine letters overflowed the spreadsheet
+    /// reader's arithmetic, which panics in a checked build. The file is refused as not a
+    /// readable XLSX instead.
+    #[test]
+    fn a_cell_reference_that_breaks_the_reader_is_a_bad_file() {
+        use std::io::{Read, Write};
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "车牌号").unwrap();
+        sheet.write_string(0, 1, "类别").unwrap();
+        let good = book.save_to_buffer().unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(good)).unwrap();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).unwrap();
+            let name = file.name().unwrap().to_string();
+            let mut body = Vec::new();
+            file.read_to_end(&mut body).unwrap();
+            if name == "xl/worksheets/sheet1.xml" {
+                let xml = String::from_utf8(body).unwrap();
+                assert!(xml.contains(r#"r="B1""#), "{xml}");
+                body = xml.replace(r#"r="B1""#, r#"r="INLINESTR1""#).into_bytes();
+            }
+            out.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            out.write_all(&body).unwrap();
+        }
+        let bad = out.finish().unwrap().into_inner();
+        let err = read_xlsx(bad).unwrap_err();
+        assert_eq!(err, Text::key(crate::k!("import.err.bad_xlsx"), &[]));
     }
 
     #[test]
