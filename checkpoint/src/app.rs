@@ -487,19 +487,33 @@ pub async fn scan_camera_dir(
                                 ),
                             );
                         } else {
-                            last_scan.insert(text.clone(), mtime);
-                            gate.refresh(store).await?;
-                            let outcome =
-                                scan::scan(store, &gate, &text, direction, meta, common.now())
-                                    .await?;
-                            if outcome.accepted() {
-                                session.scans.accepted += 1;
-                            } else {
-                                session.scans.rejected += 1;
-                            }
-                            show(out, common, &outcome, &gate)?;
-                            if !common.json {
-                                write_line(out, "")?;
+                            let scanned = match gate.refresh(store).await {
+                                Ok(_) => {
+                                    scan::scan(store, &gate, &text, direction, meta, common.now())
+                                        .await
+                                }
+                                Err(e) => Err(e),
+                            };
+                            match scanned {
+                                Ok(outcome) => {
+                                    last_scan.insert(text.clone(), mtime);
+                                    if outcome.accepted() {
+                                        session.scans.accepted += 1;
+                                    } else {
+                                        session.scans.rejected += 1;
+                                    }
+                                    show(out, common, &outcome, &gate)?;
+                                    if !common.json {
+                                        write_line(out, "")?;
+                                    }
+                                }
+                                // Not recorded: the next frame of this pass gets its chance
+                                // (no repeat-window entry).
+                                Err(e) if storage_hiccup(&e) => {
+                                    session.scans.not_recorded += 1;
+                                    show_not_recorded(out, common, &e)?;
+                                }
+                                Err(e) => return Err(e),
                             }
                         }
                     }
@@ -966,11 +980,19 @@ pub async fn check(common: &Common, out: &mut dyn Write) -> Result<CheckReport> 
         lines.push(match lang {
             Lang::Zh => format!(
                 "数据库文件：{}",
-                if r.integrity == ["ok"] { good.to_owned() } else { r.integrity.join("; ") }
+                if r.integrity == ["ok"] {
+                    good.to_owned()
+                } else {
+                    r.integrity.join("; ")
+                }
             ),
             Lang::En => format!(
                 "Database file: {}",
-                if r.integrity == ["ok"] { good.to_owned() } else { r.integrity.join("; ") }
+                if r.integrity == ["ok"] {
+                    good.to_owned()
+                } else {
+                    r.integrity.join("; ")
+                }
             ),
         });
         let chain = r.chain_problem.clone().unwrap_or_else(|| good.to_owned());

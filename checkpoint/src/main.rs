@@ -408,8 +408,10 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
                     .then(|| Duration::from_millis(decode_budget_ms)),
                 ..CameraOptions::new(dir)
             };
-            app::scan_camera_dir(&common(scan.json), scan.direction, &meta, &options, out).await?;
-            Ok(0)
+            let session =
+                app::scan_camera_dir(&common(scan.json), scan.direction, &meta, &options, out)
+                    .await?;
+            Ok(if session.scans.not_recorded > 0 { 2 } else { 0 })
         }
         Command::Scan {
             ref scan,

@@ -16,11 +16,12 @@ use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord};
 use passgate_shared::rules::PassHistory;
 use passgate_shared::sync::{Direction, UsageRow};
 use passgate_shared::{CheckpointId, IssuerKey, PassClass, PassNumber, UnixSeconds};
+use sqlx::migrate::MigrateError;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::pool::PoolConnection;
 use sqlx::{Row, Sqlite, SqliteConnection};
 
 use crate::error::{CheckpointError, Result};
@@ -208,7 +209,10 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(CheckpointError::db("opening the local database"))?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(migration_error)?;
         Ok(Store {
             pool,
             dir: dir.to_path_buf(),
@@ -716,10 +720,7 @@ pub struct WriteTx {
 
 impl WriteTx {
     async fn begin(pool: &SqlitePool, context: &'static str) -> Result<WriteTx> {
-        let mut conn = pool
-            .acquire()
-            .await
-            .map_err(CheckpointError::db(context))?;
+        let mut conn = pool.acquire().await.map_err(CheckpointError::db(context))?;
         if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
             conn.close_on_drop();
             return Err(CheckpointError::db(context)(e));
@@ -948,6 +949,23 @@ async fn insert_file(
     .await
     .map_err(CheckpointError::db("saving the trust bundle"))?;
     Ok(())
+}
+
+/// A migration that failed because the file is damaged, the disk full or the database
+/// locked says so ([`CheckpointError::db`]); anything else is a schema problem.
+fn migration_error(e: MigrateError) -> CheckpointError {
+    const CTX: &str = "preparing the local database";
+    let classify = |source| match CheckpointError::db(CTX)(source) {
+        CheckpointError::Database { source, .. } => Err(source),
+        other => Ok(other),
+    };
+    match e {
+        MigrateError::Execute(source) => classify(source)
+            .unwrap_or_else(|s| CheckpointError::Migration(MigrateError::Execute(s))),
+        MigrateError::ExecuteMigration(source, v) => classify(source)
+            .unwrap_or_else(|s| CheckpointError::Migration(MigrateError::ExecuteMigration(s, v))),
+        e => CheckpointError::Migration(e),
+    }
 }
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>

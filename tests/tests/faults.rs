@@ -303,7 +303,9 @@ impl Session {
         let printed = self
             .out
             .recv_timeout(Duration::from_secs(90))
-            .unwrap_or_else(|_| panic!("no answer to a scan; session: {:?}", self.child.try_wait()));
+            .unwrap_or_else(|_| {
+                panic!("no answer to a scan; session: {:?}", self.child.try_wait())
+            });
         serde_json::from_str(&printed).unwrap()
     }
 
@@ -443,7 +445,10 @@ fn sync_survives_errors_stalls_and_cut_connections() {
     let (code, e) = sync(&cp, None, &["--timeout", "5"]);
     assert_eq!((code, e["error"].as_str()), (3, Some("network")), "{e}");
     assert!(
-        e["message"].as_str().unwrap().contains("stay stored locally"),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("stay stored locally"),
         "{e}"
     );
     assert_eq!(status(&cp, None)["unsent"], burst.len());
@@ -483,8 +488,8 @@ impl Rng {
     }
 }
 
-/// Power cuts: twenty times, a burst of scans and (every other time) a sync run at once,
-/// and both are killed with SIGKILL at a random moment; every fifth time the server is
+/// Power cuts: twenty times, a burst of 10–59 scans and (every other time) a sync run at
+/// once, and both are killed with SIGKILL after a random 0–150 ms; every fifth time the server is
 /// killed too and restarted. At the end every scan the gate printed is in its log and on
 /// the server exactly once, the chain is whole, and nothing is counted twice.
 #[test]
@@ -535,7 +540,7 @@ fn kill_9_during_scans_and_syncs_loses_nothing_printed_and_counts_nothing_twice(
                 .spawn()
                 .unwrap()
         });
-        let n = 5 + rng.below(40) as usize;
+        let n = 10 + rng.below(50) as usize;
         let mut input = String::new();
         for i in 0..n {
             input.push_str(if i % 4 == 3 { "not a pass\n" } else { &qr });
@@ -545,7 +550,7 @@ fn kill_9_during_scans_and_syncs_loses_nothing_printed_and_counts_nothing_twice(
         }
         // The whole burst waits in the pipe, as from a fast scanner.
         let _ = scan.stdin.as_mut().unwrap().write_all(input.as_bytes());
-        std::thread::sleep(Duration::from_millis(rng.below(400)));
+        std::thread::sleep(Duration::from_millis(rng.below(150)));
         let _ = scan.kill();
         let _ = scan.wait();
         if let Some(s) = sync.as_mut() {
@@ -672,7 +677,10 @@ fn full_disk_is_a_clear_error_and_scanning_resumes_when_space_returns() {
         assert_eq!(v["error"], "disk_full", "{v}");
         assert_eq!(v["recorded"], false, "{v}");
         let m = v["message"].as_str().unwrap();
-        assert!(m.contains("full") && m.contains("nothing was recorded"), "{m}");
+        assert!(
+            m.contains("full") && m.contains("nothing was recorded"),
+            "{m}"
+        );
     }
 
     // Space returns: the same session goes on recording.
@@ -683,13 +691,21 @@ fn full_disk_is_a_clear_error_and_scanning_resumes_when_space_returns() {
         printed.push(v);
     }
     let (code, stderr) = session.finish();
-    assert_eq!(code, Some(2), "a session with unrecorded scans exits 2: {stderr}");
+    assert_eq!(
+        code,
+        Some(2),
+        "a session with unrecorded scans exits 2: {stderr}"
+    );
     assert!(stderr.contains("disk"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // The log is intact and holds exactly what was printed.
     let (code, report) = check(&cp);
-    assert_eq!((code, &report["integrity"]), (0, &json!(["ok"])), "{report}");
+    assert_eq!(
+        (code, &report["integrity"]),
+        (0, &json!(["ok"])),
+        "{report}"
+    );
     assert_eq!(report["scans_checked"], printed.len());
     let ids: BTreeSet<String> = scan_ids(&printed).into_iter().collect();
     assert_eq!(ids.len(), printed.len());
@@ -737,9 +753,16 @@ fn locked_database_is_a_clear_error() {
     assert_eq!(line.trim(), "holding");
 
     let (code, e) = verify(&cp, None, &qr, &[]);
-    assert_eq!((code, e["error"].as_str()), (2, Some("database_locked")), "{e}");
+    assert_eq!(
+        (code, e["error"].as_str()),
+        (2, Some("database_locked")),
+        "{e}"
+    );
     let m = e["message"].as_str().unwrap();
-    assert!(m.contains("locked") && m.contains("nothing was recorded"), "{m}");
+    assert!(
+        m.contains("locked") && m.contains("nothing was recorded"),
+        "{m}"
+    );
 
     drop(hin); // the holder ends, its transaction rolls back
     holder.wait().unwrap();
@@ -816,15 +839,21 @@ fn damaged_database_file_is_a_clear_error_not_a_panic() {
         }
         let (code, v) = verify(&damaged, None, &qr, &[]);
         let (check_code, report) = check(&damaged);
-        assert_eq!(check_code, 2, "{name}: check must flag the damage: {report}");
-        if name == "garbage header" {
+        assert_eq!(
+            check_code, 2,
+            "{name}: check must flag the damage: {report}"
+        );
+        if name != "cut in half" {
             assert_eq!(
                 (code, v["error"].as_str()),
                 (2, Some("database_damaged")),
                 "{name}: {v}"
             );
             let m = v["message"].as_str().unwrap();
-            assert!(m.contains("damaged") && m.contains("keep the data directory"), "{m}");
+            assert!(
+                m.contains("damaged") && m.contains("keep the data directory"),
+                "{m}"
+            );
         }
     }
 }
@@ -869,8 +898,17 @@ fn damaged_bundle_file_is_refused_and_the_previous_good_bundle_kept() {
     assert_eq!((code, &v["bundle_version"]), (0, &json!(v1)), "{v}");
     assert_eq!(v["bundle_fallback"]["damaged_version"], v2, "{v}");
     let (code, report) = check(&cp);
-    assert_eq!((code, &report["bundle_version"]), (2, &json!(v1)), "{report}");
-    assert!(report["bundle_problem"].as_str().unwrap().contains("damaged"));
+    assert_eq!(
+        (code, &report["bundle_version"]),
+        (2, &json!(v1)),
+        "{report}"
+    );
+    assert!(
+        report["bundle_problem"]
+            .as_str()
+            .unwrap()
+            .contains("damaged")
+    );
     let st = status(&cp, None);
     assert_eq!(st["bundle_fallback"]["damaged_version"], v2, "{st}");
 
@@ -891,7 +929,11 @@ fn damaged_bundle_file_is_refused_and_the_previous_good_bundle_kept() {
     );
     let (code, v) = verify(&cp, None, &good, &[]);
     if v["error"].is_string() {
-        assert_eq!((code, v["error"].as_str()), (2, Some("no_usable_bundle")), "{v}");
+        assert_eq!(
+            (code, v["error"].as_str()),
+            (2, Some("no_usable_bundle")),
+            "{v}"
+        );
     } else {
         assert_eq!(code, 0, "{v}");
         assert!(v["bundle_fallback"].is_object(), "{v}");
@@ -936,7 +978,10 @@ fn clock_jumps_forward_and_backward() {
     let (code, v) = verify(&cp, Some(t0), &short, &[]);
     assert_eq!((code, v["reason"].as_str()), (1, Some("expired")), "{v}");
     assert!(
-        v["warnings"].as_array().unwrap().contains(&json!("clock_behind")),
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("clock_behind")),
         "{v}"
     );
     seqs.push(v["seq"].as_u64().unwrap());
@@ -947,7 +992,10 @@ fn clock_jumps_forward_and_backward() {
     // A sync compares with the server's clock and resets the floor.
     let (code, s) = sync(&cp, Some(t0 + 30), &[]);
     assert_eq!((code, &s["clock_reset"]), (0, &json!(true)), "{s}");
-    assert!(s["clock_offset_seconds"].as_i64().unwrap().abs() < 600, "{s}");
+    assert!(
+        s["clock_offset_seconds"].as_i64().unwrap().abs() < 600,
+        "{s}"
+    );
     let st = status(&cp, Some(t0 + 60));
     assert_eq!(st["clock_behind"], false, "{st}");
     let (code, v) = verify(&cp, Some(t0 + 60), &short, &[]);
@@ -961,27 +1009,44 @@ fn clock_jumps_forward_and_backward() {
     seqs.push(v["seq"].as_u64().unwrap());
     let back = t0 + 120 - 3 * 3600;
     let (code, v) = verify(&cp, Some(back), &lul, &["--direction", "in"]);
-    assert_eq!((code, v["reason"].as_str()), (1, Some("already_inside")), "{v}");
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (1, Some("already_inside")),
+        "{v}"
+    );
     assert!(
-        v["warnings"].as_array().unwrap().contains(&json!("clock_behind")),
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("clock_behind")),
         "{v}"
     );
     seqs.push(v["seq"].as_u64().unwrap());
     let (code, v) = verify(&cp, Some(back), &lul, &["--direction", "out"]);
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["dwell_minutes"], 0, "a clock set back makes no negative dwell: {v}");
+    assert_eq!(
+        v["dwell_minutes"], 0,
+        "a clock set back makes no negative dwell: {v}"
+    );
     seqs.push(v["seq"].as_u64().unwrap());
     let st = status(&cp, Some(back));
     assert_eq!(st["clock_behind"], true, "{st}");
     let out = run(&cp, Some(back), &["status", "--lang", "en"]);
-    assert!(text(&out.stdout).contains("behind"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("behind"),
+        "{}",
+        text(&out.stdout)
+    );
     // Nothing reordered or duplicated: seq follows the order of the scans.
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
 
     // A gate clock three hours ahead at sync time is reported.
     let (code, s) = sync(&cp, Some(t0 + 3 * 3600), &[]);
     assert_eq!(code, 0, "{s}");
-    assert!(s["clock_offset_seconds"].as_i64().unwrap() > 3 * 3600 - 600, "{s}");
+    assert!(
+        s["clock_offset_seconds"].as_i64().unwrap() > 3 * 3600 - 600,
+        "{s}"
+    );
     let st = status(&cp, Some(t0 + 3 * 3600));
     assert_eq!(st["clock_ahead"], true, "{st}");
     assert!(st["clock_ahead_seconds"].as_i64().unwrap() > 3 * 3600 - 600);
