@@ -530,9 +530,16 @@ impl Store {
     pub async fn check_chain(&self) -> Result<(u64, Option<String>)> {
         let mut expected_seq = 1u64;
         let mut prev = GENESIS_HASH.to_owned();
+        // Pages of 500; after a page that cannot be read, one record at a time, so the
+        // problem is pinned to its record.
+        let mut limit = 500;
         loop {
-            let page = match self.records(expected_seq, 500).await {
+            let page = match self.records(expected_seq, limit).await {
                 Ok(p) => p,
+                Err(CheckpointError::CorruptData(_)) if limit > 1 => {
+                    limit = 1;
+                    continue;
+                }
                 Err(CheckpointError::CorruptData(why)) => {
                     return Ok((expected_seq - 1, Some(why)));
                 }
