@@ -911,6 +911,8 @@ pub struct CheckReport {
     pub bundle_version: Option<u64>,
     /// Why the gate is not using its newest stored bundle file, or has none usable.
     pub bundle_problem: Option<String>,
+    /// The damaged newest file, when the gate decides with an older good bundle.
+    pub bundle_fallback: Option<trust::Fallback>,
     /// What is wrong with the device key file, if anything.
     pub device_key_problem: Option<String>,
 }
@@ -931,18 +933,19 @@ pub async fn run_check(store: &Store) -> Result<CheckReport> {
     store.require_config().await?;
     let integrity = store.integrity_check().await?;
     let (scans_checked, chain_problem) = store.check_chain().await?;
-    let (bundle_version, bundle_problem) = match trust::load(store).await {
+    let (bundle_version, bundle_problem, bundle_fallback) = match trust::load(store).await {
         Ok(Some(h)) => (
             Some(h.bundle.version),
-            h.fallback.map(|f| {
+            h.fallback.as_ref().map(|f| {
                 format!(
                     "the stored bundle version {} is damaged ({}); the gate uses the older good version {}",
                     f.damaged_version, f.why, h.bundle.version
                 )
             }),
+            h.fallback,
         ),
-        Ok(None) => (None, Some("no bundle is stored".to_owned())),
-        Err(CheckpointError::NoUsableBundle(why)) => (None, Some(why)),
+        Ok(None) => (None, Some("no bundle is stored".to_owned()), None),
+        Err(CheckpointError::NoUsableBundle(why)) => (None, Some(why), None),
         Err(e) => return Err(e),
     };
     let device_key_problem = crate::device::load(store.dir())
@@ -954,6 +957,7 @@ pub async fn run_check(store: &Store) -> Result<CheckReport> {
         chain_problem,
         bundle_version,
         bundle_problem,
+        bundle_fallback,
         device_key_problem,
     })
 }
@@ -1000,10 +1004,17 @@ pub async fn check(common: &Common, out: &mut dyn Write) -> Result<CheckReport> 
             Lang::Zh => format!("扫描记录链：已核对 {} 条，{chain}", r.scans_checked),
             Lang::En => format!("Scan log: {} records checked, {chain}", r.scans_checked),
         });
-        let bundle = r.bundle_problem.clone().unwrap_or_else(|| good.to_owned());
         let version = r
             .bundle_version
             .map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let bundle = match (&r.bundle_fallback, r.bundle_version, &r.bundle_problem) {
+            (Some(f), Some(v), _) => output::fallback_message(f, v, lang),
+            (_, _, Some(p)) => match lang {
+                Lang::Zh => format!("没有可用的信任数据（{p}），请立即同步"),
+                Lang::En => format!("no usable trust bundle ({p}): sync now"),
+            },
+            _ => good.to_owned(),
+        };
         lines.push(match lang {
             Lang::Zh => format!("信任数据：版本 {version}，{bundle}"),
             Lang::En => format!("Trust bundle: version {version}, {bundle}"),

@@ -966,6 +966,13 @@ fn damaged_bundle_file_is_refused_and_the_previous_good_bundle_kept() {
     );
     let st = status(&cp, None);
     assert_eq!(st["bundle_fallback"]["damaged_version"], v2, "{st}");
+    for (lang, says) in [("en", "Problems found"), ("zh", "发现问题")] {
+        let out = run(&cp, None, &["check", "--lang", lang]);
+        assert_eq!(out.status.code(), Some(2));
+        let t = text(&out.stdout);
+        eprintln!("{t}");
+        assert!(t.contains(says) && t.contains(&format!("{v1}")), "{t}");
+    }
 
     // Sync repairs it with a snapshot.
     let (code, s) = sync(&cp, None, &[]);
@@ -998,6 +1005,9 @@ fn damaged_bundle_file_is_refused_and_the_previous_good_bundle_kept() {
     assert_eq!(code, 0, "{s}");
     let (code, report) = check(&cp);
     assert_eq!(code, 0, "{report}");
+    let out = run(&cp, None, &["check", "--lang", "en"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("All checks passed"));
 }
 
 // ---------------------------------------------------------------------------------------
