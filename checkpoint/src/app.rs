@@ -217,11 +217,45 @@ pub async fn verify(
 pub struct ScanSession {
     pub accepted: u64,
     pub rejected: u64,
+    /// Lines that could not be recorded (full disk, locked or failing database): no
+    /// verdict was shown for them.
+    pub not_recorded: u64,
+}
+
+/// Whether a scan that failed with `e` leaves the session able to go on: the local
+/// database refused this one write (full disk, lock, I/O), and the next may succeed.
+fn storage_hiccup(e: &CheckpointError) -> bool {
+    matches!(
+        e,
+        CheckpointError::DiskFull { .. }
+            | CheckpointError::DatabaseLocked { .. }
+            | CheckpointError::Database { .. }
+    )
+}
+
+/// Tell the guard a scan was not recorded (no verdict): on stderr, and on stdout as text
+/// or as `{"error", "message", "recorded": false}`.
+fn show_not_recorded(out: &mut dyn Write, common: &Common, e: &CheckpointError) -> Result<()> {
+    eprintln!("passgate-checkpoint: {e}");
+    if common.json {
+        write_line(
+            out,
+            &json!({"error": e.code(), "message": e.to_string(), "recorded": false}).to_string(),
+        )
+    } else {
+        let head = common.lang.pick(
+            "⚠ 未记录，无核验结果，请重新扫描",
+            "⚠ NOT RECORDED, no verdict: scan again",
+        );
+        write_line(out, &format!("{head}\n{e}\n"))
+    }
 }
 
 /// `scan`: one pass per input line (a keyboard-wedge scanner types one line per scan).
 /// Blank lines are skipped; every other line is decided, recorded and printed like
-/// `verify`, and output is flushed after each verdict. Returns at the end of input.
+/// `verify`, and output is flushed after each verdict. A line the local database could not
+/// record (full disk, lock) is reported as not recorded, without a verdict, and the session
+/// goes on: once space returns, scanning resumes by itself. Returns at the end of input.
 pub async fn scan_lines<R: AsyncBufRead + Unpin>(
     common: &Common,
     direction: Direction,
@@ -251,8 +285,19 @@ pub async fn scan_lines<R: AsyncBufRead + Unpin>(
             if line.is_empty() {
                 continue;
             }
-            gate.refresh(store).await?;
-            let outcome = scan::scan(store, &gate, line, direction, meta, common.now()).await?;
+            let scanned = match gate.refresh(store).await {
+                Ok(_) => scan::scan(store, &gate, line, direction, meta, common.now()).await,
+                Err(e) => Err(e),
+            };
+            let outcome = match scanned {
+                Ok(o) => o,
+                Err(e) if storage_hiccup(&e) => {
+                    session.not_recorded += 1;
+                    show_not_recorded(out, common, &e)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if outcome.accepted() {
                 session.accepted += 1;
             } else {
@@ -442,19 +487,33 @@ pub async fn scan_camera_dir(
                                 ),
                             );
                         } else {
-                            last_scan.insert(text.clone(), mtime);
-                            gate.refresh(store).await?;
-                            let outcome =
-                                scan::scan(store, &gate, &text, direction, meta, common.now())
-                                    .await?;
-                            if outcome.accepted() {
-                                session.scans.accepted += 1;
-                            } else {
-                                session.scans.rejected += 1;
-                            }
-                            show(out, common, &outcome, &gate)?;
-                            if !common.json {
-                                write_line(out, "")?;
+                            let scanned = match gate.refresh(store).await {
+                                Ok(_) => {
+                                    scan::scan(store, &gate, &text, direction, meta, common.now())
+                                        .await
+                                }
+                                Err(e) => Err(e),
+                            };
+                            match scanned {
+                                Ok(outcome) => {
+                                    last_scan.insert(text.clone(), mtime);
+                                    if outcome.accepted() {
+                                        session.scans.accepted += 1;
+                                    } else {
+                                        session.scans.rejected += 1;
+                                    }
+                                    show(out, common, &outcome, &gate)?;
+                                    if !common.json {
+                                        write_line(out, "")?;
+                                    }
+                                }
+                                // Not recorded: the next frame of this pass gets its chance
+                                // (no repeat-window entry).
+                                Err(e) if storage_hiccup(&e) => {
+                                    session.scans.not_recorded += 1;
+                                    show_not_recorded(out, common, &e)?;
+                                }
+                                Err(e) => return Err(e),
                             }
                         }
                     }
@@ -514,10 +573,15 @@ pub fn sync_summary_text(s: &sync::SyncSummary, lang: Lang) -> String {
     }
 }
 
-/// `sync`: upload unsent records, then refresh the bundle.
-pub async fn sync(common: &Common, out: &mut dyn Write) -> Result<sync::SyncSummary> {
+/// `sync`: upload unsent records, then refresh the bundle; each request may take up to
+/// `timeout` (then it is retried).
+pub async fn sync(
+    common: &Common,
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> Result<sync::SyncSummary> {
     let s = with_store(&common.data_dir, async |store| {
-        sync::sync(store, common.now()).await
+        sync::sync_within(store, common.now(), timeout).await
     })
     .await?;
     let text = if common.json {
@@ -531,10 +595,20 @@ pub async fn sync(common: &Common, out: &mut dyn Write) -> Result<sync::SyncSumm
             "previous_bundle_version": s.previous_bundle_version,
             "bundle_updated": s.bundle_updated,
             "snapshot": s.snapshot,
+            "clock_offset_seconds": s.clock_offset_seconds,
+            "clock_reset": s.clock_reset,
         })
         .to_string()
     } else {
-        sync_summary_text(&s, common.lang)
+        let mut text = sync_summary_text(&s, common.lang);
+        if s.clock_reset {
+            text.push('\n');
+            text.push_str(common.lang.pick(
+                "本机扫描记录的时间超前于服务器时间，时间下限已按服务器时间重置；请校准本机时钟",
+                "the scan log's times were ahead of the server's clock: the time floor was reset to the server's time; fix the gate clock",
+            ));
+        }
+        text
     };
     write_line(out, &text)?;
     Ok(s)
@@ -569,6 +643,11 @@ pub struct Status {
     pub now: UnixSeconds,
     /// The clock is behind the time floor by more than the clock tolerance.
     pub clock_behind: bool,
+    /// Gate clock minus the server's clock at the last sync that told (seconds).
+    pub clock_offset_seconds: Option<i64>,
+    /// The gate clock was ahead of the server's by more than the clock tolerance at the
+    /// last sync.
+    pub clock_ahead: bool,
     pub inside: Vec<InsideStatus>,
 }
 
@@ -622,6 +701,8 @@ pub async fn read_status(store: &Store, now: UnixSeconds) -> Result<Status> {
         time_floor,
         now,
         clock_behind: time_floor - now > tolerance,
+        clock_offset_seconds: config.clock_offset_seconds,
+        clock_ahead: config.clock_offset_seconds.is_some_and(|o| o > tolerance),
         inside,
     })
 }
@@ -650,6 +731,9 @@ fn status_json(s: &Status) -> Value {
         "now": rfc3339(s.now),
         "clock_behind": s.clock_behind,
         "clock_behind_seconds": (s.time_floor - s.now).max(0),
+        "clock_offset_seconds": s.clock_offset_seconds,
+        "clock_ahead": s.clock_ahead,
+        "clock_ahead_seconds": s.clock_offset_seconds.map_or(0, |o| o.max(0)),
         "inside": s.inside.iter().map(|i| json!({
             "seq": i.entry.seq,
             "number": i.entry.number.to_string(),
@@ -749,6 +833,15 @@ fn status_text(s: &Status, lang: Lang, color: bool) -> String {
             ),
         }));
     }
+    if s.clock_ahead {
+        let minutes = s.clock_offset_seconds.unwrap_or(0) / 60;
+        lines.push(loud(match lang {
+            Lang::Zh => format!("上次同步时本机时钟比服务器快 {minutes} 分钟，请校准时钟"),
+            Lang::En => format!(
+                "at the last sync the gate clock was {minutes} minutes ahead of the server's; fix the clock"
+            ),
+        }));
+    }
     lines.push(match (lang, s.inside.len()) {
         (Lang::Zh, 0) => "厂内车辆（即装即卸即走）：无".to_owned(),
         (Lang::En, 0) => "Inside now (load-unload-leave): none".to_owned(),
@@ -804,6 +897,148 @@ pub async fn status(common: &Common, out: &mut dyn Write) -> Result<Status> {
     };
     write_line(out, &text)?;
     Ok(s)
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// `PRAGMA integrity_check`: `["ok"]` when the file is sound.
+    pub integrity: Vec<String>,
+    /// Scan records read in order before the end of the log or the first problem.
+    pub scans_checked: u64,
+    /// The first problem of the scan log's chain, if any.
+    pub chain_problem: Option<String>,
+    /// The bundle version the gate decides with, if any.
+    pub bundle_version: Option<u64>,
+    /// Why the gate is not using its newest stored bundle file, or has none usable.
+    pub bundle_problem: Option<String>,
+    /// The damaged newest file, when the gate decides with an older good bundle.
+    pub bundle_fallback: Option<trust::Fallback>,
+    /// What is wrong with the device key file, if anything.
+    pub device_key_problem: Option<String>,
+}
+
+impl CheckReport {
+    /// Nothing wrong found.
+    pub fn ok(&self) -> bool {
+        self.integrity == ["ok"]
+            && self.chain_problem.is_none()
+            && self.bundle_problem.is_none()
+            && self.device_key_problem.is_none()
+    }
+}
+
+/// Check the local data without changing it: the database file, the scan log's chain, the
+/// stored bundle files and the device key.
+pub async fn run_check(store: &Store) -> Result<CheckReport> {
+    store.require_config().await?;
+    let integrity = store.integrity_check().await?;
+    let (scans_checked, chain_problem) = store.check_chain().await?;
+    let (bundle_version, bundle_problem, bundle_fallback) = match trust::load(store).await {
+        Ok(Some(h)) => (
+            Some(h.bundle.version),
+            h.fallback.as_ref().map(|f| {
+                format!(
+                    "the stored bundle version {} is damaged ({}); the gate uses the older good version {}",
+                    f.damaged_version, f.why, h.bundle.version
+                )
+            }),
+            h.fallback,
+        ),
+        Ok(None) => (None, Some("no bundle is stored".to_owned()), None),
+        Err(CheckpointError::NoUsableBundle(why)) => (None, Some(why), None),
+        Err(e) => return Err(e),
+    };
+    let device_key_problem = crate::device::load(store.dir())
+        .err()
+        .map(|e| e.to_string());
+    Ok(CheckReport {
+        integrity,
+        scans_checked,
+        chain_problem,
+        bundle_version,
+        bundle_problem,
+        bundle_fallback,
+        device_key_problem,
+    })
+}
+
+/// `check`: check the local database, the scan log and the trust bundle, and say what is
+/// wrong and what to do. Returns the report; `ok()` false means something needs attention.
+pub async fn check(common: &Common, out: &mut dyn Write) -> Result<CheckReport> {
+    let r = with_store(&common.data_dir, async |store| run_check(store).await).await?;
+    let text = if common.json {
+        json!({
+            "ok": r.ok(),
+            "integrity": r.integrity,
+            "scans_checked": r.scans_checked,
+            "chain_problem": r.chain_problem,
+            "bundle_version": r.bundle_version,
+            "bundle_problem": r.bundle_problem,
+            "device_key_problem": r.device_key_problem,
+        })
+        .to_string()
+    } else {
+        let lang = common.lang;
+        let mut lines = Vec::new();
+        let good = lang.pick("正常", "ok");
+        lines.push(match lang {
+            Lang::Zh => format!(
+                "数据库文件：{}",
+                if r.integrity == ["ok"] {
+                    good.to_owned()
+                } else {
+                    r.integrity.join("; ")
+                }
+            ),
+            Lang::En => format!(
+                "Database file: {}",
+                if r.integrity == ["ok"] {
+                    good.to_owned()
+                } else {
+                    r.integrity.join("; ")
+                }
+            ),
+        });
+        let chain = r.chain_problem.clone().unwrap_or_else(|| good.to_owned());
+        lines.push(match lang {
+            Lang::Zh => format!("扫描记录链：已核对 {} 条，{chain}", r.scans_checked),
+            Lang::En => format!("Scan log: {} records checked, {chain}", r.scans_checked),
+        });
+        let version = r
+            .bundle_version
+            .map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let bundle = match (&r.bundle_fallback, r.bundle_version, &r.bundle_problem) {
+            (Some(f), Some(v), _) => output::fallback_message(f, v, lang),
+            (_, _, Some(p)) => match lang {
+                Lang::Zh => format!("没有可用的信任数据（{p}），请立即同步"),
+                Lang::En => format!("no usable trust bundle ({p}): sync now"),
+            },
+            _ => good.to_owned(),
+        };
+        lines.push(match lang {
+            Lang::Zh => format!("信任数据：版本 {version}，{bundle}"),
+            Lang::En => format!("Trust bundle: version {version}, {bundle}"),
+        });
+        if let Some(p) = &r.device_key_problem {
+            lines.push(match lang {
+                Lang::Zh => format!("设备密钥：{p}"),
+                Lang::En => format!("Device key: {p}"),
+            });
+        }
+        lines.push(if r.ok() {
+            lang.pick("检查通过", "All checks passed").to_owned()
+        } else {
+            lang.pick(
+                "发现问题：请保留数据目录；信任数据问题可运行 sync 修复，数据库或记录链问题请联系运行局",
+                "Problems found: keep the data directory; `sync` repairs the trust bundle, report database or log problems to the operations bureau",
+            )
+            .to_owned()
+        });
+        lines.join("\n")
+    };
+    write_line(out, &text)?;
+    Ok(r)
 }
 
 /// The device's own usage counts for one Beijing day (`YYYY-MM-DD`), in the server's

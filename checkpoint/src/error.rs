@@ -75,6 +75,36 @@ pub enum CheckpointError {
         source: sqlx::Error,
     },
 
+    /// The disk of the data directory is full: the scan (or other write) was not recorded.
+    #[error(
+        "the disk of the data directory is full while {context}: {source}; nothing was recorded. Free space on that disk (old logs, photos), then scan again; recorded scans are intact / 磁盘已满，本次未记录，请清理磁盘空间后重新扫描"
+    )]
+    DiskFull {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Another program holds the database's write lock for longer than the busy timeout.
+    #[error(
+        "the local database is locked by another program while {context}: {source}; nothing was recorded. Close the other passgate-checkpoint (or whatever holds checkpoint.db open), then try again / 本地数据库被其他程序占用，本次未记录，请关闭其他程序后重试"
+    )]
+    DatabaseLocked {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The database file is damaged or is not a database at all.
+    #[error(
+        "the local database file is damaged ({context}): {source}; keep the data directory for the operations bureau (it holds the scan log), run `passgate-checkpoint check` and enrol a replacement data directory / 本地数据库文件已损坏，请保留数据目录并联系运行局"
+    )]
+    DatabaseDamaged {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// The database schema could not be brought up to date.
     #[error(
         "cannot prepare the local database schema: {0}; the database may come from a newer program version or be damaged"
@@ -219,8 +249,28 @@ fn http_hint(status: u16) -> &'static str {
 
 impl CheckpointError {
     /// Wrap a database error with what the program was doing.
+    /// Full disks, locks held by another program and damaged files get their own variants
+    /// (and advice); the rest is [`CheckpointError::Database`].
     pub fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> CheckpointError {
-        move |source| CheckpointError::Database { context, source }
+        move |source| {
+            // SQLite's primary result code is the low byte of the (extended) code.
+            let primary = match &source {
+                sqlx::Error::Database(e) => e
+                    .code()
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .map(|c| c & 0xff),
+                _ => None,
+            };
+            match primary {
+                // SQLITE_FULL
+                Some(13) => CheckpointError::DiskFull { context, source },
+                // SQLITE_BUSY, SQLITE_LOCKED
+                Some(5 | 6) => CheckpointError::DatabaseLocked { context, source },
+                // SQLITE_CORRUPT, SQLITE_NOTADB
+                Some(11 | 26) => CheckpointError::DatabaseDamaged { context, source },
+                _ => CheckpointError::Database { context, source },
+            }
+        }
     }
 
     /// A stable machine-readable code, used in `--json` error output.
@@ -229,6 +279,9 @@ impl CheckpointError {
             CheckpointError::NotEnrolled { .. } => "not_enrolled",
             CheckpointError::AlreadyEnrolled { .. } => "already_enrolled",
             CheckpointError::Database { .. } => "database",
+            CheckpointError::DiskFull { .. } => "disk_full",
+            CheckpointError::DatabaseLocked { .. } => "database_locked",
+            CheckpointError::DatabaseDamaged { .. } => "database_damaged",
             CheckpointError::Migration(_) => "migration",
             CheckpointError::Io { .. } => "io",
             CheckpointError::CorruptData(_) => "corrupt_data",

@@ -46,7 +46,8 @@
 //! and on override records (the QR text is not stored).
 //!
 //! ## Exit status
-//! `0` accepted (or command done), `1` rejected, `2` usage or local data error (not
+//! `0` accepted (or command done), `1` rejected, `2` usage or local data error (a `scan`
+//! session with lines that could not be recorded, `check` finding a problem, not
 //! enrolled, unreadable image, no QR code found, database, a record that cannot be
 //! overridden), `3` the server or network (unreachable, refused enrolment code, revoked
 //! device, refused batch, refused or rolled-back bundle).

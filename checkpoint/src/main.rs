@@ -210,6 +210,17 @@ enum Command {
     },
     /// Upload scan records (signed batches) and fetch fresh trust data.
     Sync {
+        /// Seconds one request may take before it is given up and retried (slow links).
+        #[arg(long, default_value_t = 60.0, value_parser = parse_timeout)]
+        timeout: f64,
+        /// Print one JSON object per line instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the local data without changing it: the database file (SQLite integrity
+    /// check), the scan log's chain, the stored trust bundle and the device key. Exit 0
+    /// when all is well, 2 when something needs attention.
+    Check {
         /// Print one JSON object per line instead of text for people.
         #[arg(long)]
         json: bool,
@@ -241,6 +252,14 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|v| v.is_finite() && (0.0..=86_400.0).contains(v))
         .ok_or_else(|| format!("{s:?} is not a number of seconds (0 to 86400)"))
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v <= 3600.0)
+        .ok_or_else(|| format!("{s:?} is not a timeout: give seconds, more than 0, at most 3600"))
 }
 
 fn parse_day(s: &str) -> Result<String, String> {
@@ -286,7 +305,8 @@ fn json_wanted(command: Option<&Command>) -> bool {
     match command {
         Command::Enroll { json, .. }
         | Command::Override { json, .. }
-        | Command::Sync { json }
+        | Command::Sync { json, .. }
+        | Command::Check { json }
         | Command::Status { json }
         | Command::Report { json, .. } => *json,
         Command::Verify { scan, .. } | Command::Scan { scan, .. } => scan.json,
@@ -388,8 +408,10 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
                     .then(|| Duration::from_millis(decode_budget_ms)),
                 ..CameraOptions::new(dir)
             };
-            app::scan_camera_dir(&common(scan.json), scan.direction, &meta, &options, out).await?;
-            Ok(0)
+            let session =
+                app::scan_camera_dir(&common(scan.json), scan.direction, &meta, &options, out)
+                    .await?;
+            Ok(if session.scans.not_recorded > 0 { 2 } else { 0 })
         }
         Command::Scan {
             ref scan,
@@ -398,8 +420,9 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
         } => {
             let meta = scan.meta()?;
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-            app::scan_lines(&common(scan.json), scan.direction, &meta, stdin, out).await?;
-            Ok(0)
+            let session =
+                app::scan_lines(&common(scan.json), scan.direction, &meta, stdin, out).await?;
+            Ok(if session.not_recorded > 0 { 2 } else { 0 })
         }
         Command::Override {
             ref supervisor,
@@ -420,9 +443,13 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CheckpointError> {
             app::override_scan(&common(json), &request, out).await?;
             Ok(0)
         }
-        Command::Sync { json } => {
-            app::sync(&common(json), out).await?;
+        Command::Sync { json, timeout } => {
+            app::sync(&common(json), Duration::from_secs_f64(timeout), out).await?;
             Ok(0)
+        }
+        Command::Check { json } => {
+            let report = app::check(&common(json), out).await?;
+            Ok(if report.ok() { 0 } else { 2 })
         }
         Command::Status { json } => {
             app::status(&common(json), out).await?;

@@ -16,13 +16,22 @@ use passgate_shared::record::{DeviceId, GENESIS_HASH, GateRecord};
 use passgate_shared::rules::PassHistory;
 use passgate_shared::sync::{Direction, UsageRow};
 use passgate_shared::{CheckpointId, IssuerKey, PassClass, PassNumber, UnixSeconds};
+use sqlx::migrate::MigrateError;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection};
 
 use crate::error::{CheckpointError, Result};
+
+/// The log's part of the time floor: the latest scan time after the last clock reset, or
+/// the server's time at that reset (`migrations/0002_clock_reset.sql`).
+const LOG_FLOOR_SQL: &str = "SELECT MAX(t) FROM (
+     SELECT MAX(scanned_at) AS t FROM scans
+      WHERE seq > COALESCE((SELECT clock_reset_seq FROM config WHERE id = 1), 0)
+     UNION ALL SELECT clock_reset_at FROM config WHERE id = 1)";
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "checkpoint.db";
@@ -47,6 +56,10 @@ pub struct Config {
     pub enrolled_at: UnixSeconds,
     /// When the last complete sync finished, if ever.
     pub last_sync_at: Option<UnixSeconds>,
+    /// Gate clock minus the server's clock at the last sync that could tell (seconds).
+    pub clock_offset_seconds: Option<i64>,
+    /// The server's time when a sync last reset a time floor that ran ahead of it.
+    pub clock_reset_at: Option<UnixSeconds>,
 }
 
 /// What `enroll` stores, with the first bundle file.
@@ -196,7 +209,10 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(CheckpointError::db("opening the local database"))?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(migration_error)?;
         Ok(Store {
             pool,
             dir: dir.to_path_buf(),
@@ -224,11 +240,8 @@ impl Store {
         }
     }
 
-    async fn begin_write(&self, context: &'static str) -> Result<Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(CheckpointError::db(context))
+    async fn begin_write(&self, context: &'static str) -> Result<WriteTx> {
+        WriteTx::begin(&self.pool, context).await
     }
 
     // -----------------------------------------------------------------------------------
@@ -279,7 +292,7 @@ impl Store {
             .await
             .map_err(CheckpointError::db(CTX))?;
         insert_file(&mut tx, 1, file, now).await?;
-        tx.commit().await.map_err(CheckpointError::db(CTX))?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -287,7 +300,8 @@ impl Store {
     pub async fn config(&self) -> Result<Option<Config>> {
         let row = sqlx::query(
             "SELECT server_url, token, device_id, checkpoint_id, checkpoint_name, device_name,
-                    bundle_keys, highest_bundle_version, enrolled_at, last_sync_at
+                    bundle_keys, highest_bundle_version, enrolled_at, last_sync_at,
+                    clock_offset_seconds, clock_reset_at
              FROM config WHERE id = 1",
         )
         .fetch_optional(&self.pool)
@@ -308,6 +322,8 @@ impl Store {
             highest_bundle_version: to_u64(get(&row, "highest_bundle_version")?, "bundle version")?,
             enrolled_at: get(&row, "enrolled_at")?,
             last_sync_at: get(&row, "last_sync_at")?,
+            clock_offset_seconds: get(&row, "clock_offset_seconds")?,
+            clock_reset_at: get(&row, "clock_reset_at")?,
         }))
     }
 
@@ -430,7 +446,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(CheckpointError::db(CTX))?;
-        tx.commit().await.map_err(CheckpointError::db(CTX))?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -499,12 +515,117 @@ impl Store {
         row.as_ref().map(record_from_row).transpose()
     }
 
-    /// The latest gate-clock time in the log (part of the time floor).
+    /// SQLite's own check of the database file (`PRAGMA integrity_check`): `["ok"]` when
+    /// the file is sound, else what is wrong.
+    pub async fn integrity_check(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(CheckpointError::db("checking the database file"))
+    }
+
+    /// Walk the whole scan log: sequence numbers 1, 2, 3 … without gaps, each record
+    /// matching its stored hash and linking to the previous one. Returns how many records
+    /// were read and the first problem found, if any.
+    pub async fn check_chain(&self) -> Result<(u64, Option<String>)> {
+        let mut expected_seq = 1u64;
+        let mut prev = GENESIS_HASH.to_owned();
+        // Pages of 500; after a page that cannot be read, one record at a time, so the
+        // problem is pinned to its record.
+        let mut limit = 500;
+        loop {
+            let page = match self.records(expected_seq, limit).await {
+                Ok(p) => p,
+                Err(CheckpointError::CorruptData(_)) if limit > 1 => {
+                    limit = 1;
+                    continue;
+                }
+                Err(CheckpointError::CorruptData(why)) => {
+                    return Ok((expected_seq - 1, Some(why)));
+                }
+                Err(e) => return Err(e),
+            };
+            if page.is_empty() {
+                return Ok((expected_seq - 1, None));
+            }
+            for r in page {
+                if r.record.seq != expected_seq {
+                    return Ok((
+                        expected_seq - 1,
+                        Some(format!(
+                            "scan record #{expected_seq} is missing (the next one is #{})",
+                            r.record.seq
+                        )),
+                    ));
+                }
+                if r.record.prev_hash != prev {
+                    return Ok((
+                        expected_seq - 1,
+                        Some(format!(
+                            "scan record #{expected_seq} does not link to record #{}",
+                            expected_seq - 1
+                        )),
+                    ));
+                }
+                prev = r.hash;
+                expected_seq += 1;
+            }
+        }
+    }
+
+    /// The log's part of the time floor: the latest gate-clock time of the scans since the
+    /// last clock reset, or the server's time at that reset if later
+    /// ([`Store::note_server_time`]).
     pub async fn latest_scanned_at(&self) -> Result<Option<UnixSeconds>> {
+        sqlx::query_scalar(LOG_FLOOR_SQL)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(CheckpointError::db("reading the latest scan time"))
+    }
+
+    /// The latest gate-clock time of any scan in the log, reset or not.
+    pub async fn latest_scan_time(&self) -> Result<Option<UnixSeconds>> {
         sqlx::query_scalar("SELECT MAX(scanned_at) FROM scans")
             .fetch_one(&self.pool)
             .await
             .map_err(CheckpointError::db("reading the latest scan time"))
+    }
+
+    /// Compare the gate clock (`gate_now`) with the server's (`server_now`, from a sync
+    /// answer) and keep the offset. When the log's time floor is ahead of the server's time
+    /// by more than `tolerance` seconds (the gate clock ran ahead while it scanned), reset
+    /// the floor: the scans so far no longer raise it, the server's time does. Returns
+    /// whether the floor was reset.
+    pub async fn note_server_time(
+        &self,
+        gate_now: UnixSeconds,
+        server_now: UnixSeconds,
+        tolerance: i64,
+    ) -> Result<bool> {
+        const CTX: &str = "noting the server's time";
+        let mut tx = self.begin_write(CTX).await?;
+        let floor: Option<i64> = sqlx::query_scalar(LOG_FLOOR_SQL)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(CheckpointError::db(CTX))?;
+        sqlx::query("UPDATE config SET clock_offset_seconds = ? WHERE id = 1")
+            .bind(gate_now - server_now)
+            .execute(&mut *tx)
+            .await
+            .map_err(CheckpointError::db(CTX))?;
+        let reset = floor.is_some_and(|f| f - server_now > tolerance);
+        if reset {
+            sqlx::query(
+                "UPDATE config SET clock_reset_at = ?,
+                     clock_reset_seq = (SELECT COALESCE(MAX(seq), 0) FROM scans) WHERE id = 1",
+            )
+            .bind(server_now)
+            .execute(&mut *tx)
+            .await
+            .map_err(CheckpointError::db(CTX))?;
+        }
+        tx.commit().await?;
+        Ok(reset)
     }
 
     /// How many scans are stored and how many are not uploaded yet.
@@ -589,10 +710,77 @@ impl Store {
     }
 }
 
+/// A `BEGIN IMMEDIATE` write transaction on one pooled connection.
+///
+/// A connection whose transaction did not end in a clean `COMMIT` (a failed commit on a
+/// full disk, an error half-way, a drop) is closed instead of going back to the pool: after
+/// a failed `COMMIT` SQLite may or may not have rolled back by itself, and a connection left
+/// in either state must not decide the next scan. (With sqlx's own transactions, a commit
+/// that SQLite had already rolled back left the connection's transaction depth at 1, and
+/// every later scan failed with "begin_with at non-zero transaction depth" until the
+/// program was restarted.) The next caller gets a fresh connection.
+pub struct WriteTx {
+    conn: PoolConnection<Sqlite>,
+    open: bool,
+    context: &'static str,
+}
+
+impl WriteTx {
+    async fn begin(pool: &SqlitePool, context: &'static str) -> Result<WriteTx> {
+        let mut conn = pool.acquire().await.map_err(CheckpointError::db(context))?;
+        if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
+            conn.close_on_drop();
+            return Err(CheckpointError::db(context)(e));
+        }
+        Ok(WriteTx {
+            conn,
+            open: true,
+            context,
+        })
+    }
+
+    /// `COMMIT`. On failure the transaction is rolled back (if SQLite has not done so
+    /// already) and the connection is closed.
+    pub async fn commit(mut self) -> Result<()> {
+        match sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await {
+            Ok(_) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *self.conn).await;
+                Err(CheckpointError::db(self.context)(e))
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Closing the connection rolls back whatever it still holds.
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 /// The write transaction of one scan or override. Everything the decision reads (chain
 /// head, time floor, the pass's history) is read under the same lock the insert holds.
 pub struct ScanTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: WriteTx,
 }
 
 const CTX_SCAN: &str = "recording the scan";
@@ -619,7 +807,7 @@ impl ScanTx {
 
     /// The latest gate-clock time in the log.
     pub async fn latest_scanned_at(&mut self) -> Result<Option<UnixSeconds>> {
-        sqlx::query_scalar("SELECT MAX(scanned_at) FROM scans")
+        sqlx::query_scalar(LOG_FLOOR_SQL)
             .fetch_one(&mut *self.tx)
             .await
             .map_err(CheckpointError::db(CTX_SCAN))
@@ -742,15 +930,12 @@ impl ScanTx {
 
     /// Commit: on disk (fsync'd, `synchronous=FULL`) when this returns.
     pub async fn commit(self) -> Result<()> {
-        self.tx
-            .commit()
-            .await
-            .map_err(CheckpointError::db(CTX_SCAN))
+        self.tx.commit().await
     }
 }
 
 async fn insert_file(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     generation: i64,
     file: &NewBundleFile<'_>,
     now: UnixSeconds,
@@ -771,6 +956,23 @@ async fn insert_file(
     .await
     .map_err(CheckpointError::db("saving the trust bundle"))?;
     Ok(())
+}
+
+/// A migration that failed because the file is damaged, the disk full or the database
+/// locked says so ([`CheckpointError::db`]); anything else is a schema problem.
+fn migration_error(e: MigrateError) -> CheckpointError {
+    const CTX: &str = "preparing the local database";
+    let classify = |source| match CheckpointError::db(CTX)(source) {
+        CheckpointError::Database { source, .. } => Err(source),
+        other => Ok(other),
+    };
+    match e {
+        MigrateError::Execute(source) => classify(source)
+            .unwrap_or_else(|s| CheckpointError::Migration(MigrateError::Execute(s))),
+        MigrateError::ExecuteMigration(source, v) => classify(source)
+            .unwrap_or_else(|s| CheckpointError::Migration(MigrateError::ExecuteMigration(s, v))),
+        e => CheckpointError::Migration(e),
+    }
 }
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>

@@ -144,6 +144,20 @@ pub struct SyncClient {
     base_url: String,
     token: Option<String>,
     retry: RetryPolicy,
+    /// The server's clock (its `Date` header) in the latest answer, if any.
+    server_time: std::sync::Arc<std::sync::Mutex<Option<UnixSeconds>>>,
+}
+
+/// How long one request may take, unless `sync --timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5).min(timeout))
+        .timeout(timeout)
+        .user_agent(concat!("passgate-checkpoint/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| CheckpointError::Network(error_chain(&e)))
 }
 
 /// The server's error body.
@@ -183,18 +197,33 @@ impl SyncClient {
     /// A client for `server_url` (checked with [`normalise_server_url`]), without a token.
     pub fn new(server_url: &str) -> Result<SyncClient> {
         let base_url = normalise_server_url(server_url)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("passgate-checkpoint/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| CheckpointError::Network(error_chain(&e)))?;
         Ok(SyncClient {
-            http,
+            http: http_client(DEFAULT_TIMEOUT)?,
             base_url,
             token: None,
             retry: RetryPolicy::default(),
+            server_time: Default::default(),
         })
+    }
+
+    /// Give up on one request (connecting, sending, reading the whole answer) after
+    /// `timeout`; the request is then retried like any transient failure.
+    pub fn with_timeout(mut self, timeout: Duration) -> Result<SyncClient> {
+        if timeout.is_zero() {
+            return Err(CheckpointError::Usage(
+                "the sync timeout must be more than 0 seconds".into(),
+            ));
+        }
+        self.http = http_client(timeout)?;
+        Ok(self)
+    }
+
+    /// The server's clock as its latest answer gave it (the HTTP `Date` header).
+    pub fn server_time(&self) -> Option<UnixSeconds> {
+        *self
+            .server_time
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Send `Authorization: Bearer token` from now on.
@@ -309,6 +338,17 @@ impl SyncClient {
             .await
             .map_err(|e| Failure::Transient(CheckpointError::Network(error_chain(&e))))?;
         let status = resp.status();
+        if let Some(t) = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        {
+            *self
+                .server_time
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t.timestamp());
+        }
         let bytes = resp
             .bytes()
             .await
@@ -496,12 +536,27 @@ pub struct SyncSummary {
     /// Whether the gate had to ask for a full snapshot (no usable bundle, delta mismatch,
     /// or a long delta chain).
     pub snapshot: bool,
+    /// Gate clock minus the server's clock, when the server said its time.
+    pub clock_offset_seconds: Option<i64>,
+    /// Whether a time floor that ran ahead of the server's clock was reset.
+    pub clock_reset: bool,
 }
 
 /// Upload every unsent record, then refresh the bundle. Uses the default retry policy.
 pub async fn sync(store: &Store, now: UnixSeconds) -> Result<SyncSummary> {
+    sync_within(store, now, DEFAULT_TIMEOUT).await
+}
+
+/// [`sync`] with another time limit per request (`sync --timeout`).
+pub async fn sync_within(
+    store: &Store,
+    now: UnixSeconds,
+    timeout: Duration,
+) -> Result<SyncSummary> {
     let config = store.require_config().await?;
-    let client = SyncClient::new(&config.server_url)?.with_token(&config.token)?;
+    let client = SyncClient::new(&config.server_url)?
+        .with_token(&config.token)?
+        .with_timeout(timeout)?;
     sync_with(store, &client, now).await
 }
 
@@ -526,6 +581,8 @@ pub async fn sync_with(
         bundle_version: 0,
         bundle_updated: false,
         snapshot: false,
+        clock_offset_seconds: None,
+        clock_reset: false,
     };
     loop {
         let rows = store.unsent(UPLOAD_BATCH).await?;
@@ -575,6 +632,19 @@ pub async fn sync_with(
         }
     }
     refresh_bundle(store, client, now, &mut summary).await?;
+    if let Some(server_now) = client.server_time() {
+        let tolerance = match trust::load(store).await {
+            Ok(Some(h)) => i64::from(h.bundle.policy.clock_tolerance_minutes) * 60,
+            _ => 0,
+        };
+        summary.clock_offset_seconds = Some(now - server_now);
+        summary.clock_reset = store.note_server_time(now, server_now, tolerance).await?;
+        if summary.clock_reset {
+            tracing::warn!(
+                "the scan log's latest time was ahead of the server's clock; the time floor now starts from the server's time"
+            );
+        }
+    }
     store.set_last_sync(now).await?;
     Ok(summary)
 }

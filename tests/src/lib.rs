@@ -17,6 +17,7 @@ use passgate_shared::sync::Direction;
 use passgate_shared::{CheckpointId, PassClass, PassNumber};
 use serde_json::Value;
 
+pub mod proxy;
 pub mod webdriver;
 
 /// Path of a workspace binary: `$PASSGATE_<NAME>_BIN` if set, else the one in this cargo

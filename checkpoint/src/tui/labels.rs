@@ -42,6 +42,7 @@ pub enum Label {
     Stale,
     NoBundle,
     ClockBehind,
+    ClockAhead,
     Syncing,
     ScanPrompt,
     HelpLine,
@@ -99,6 +100,10 @@ impl Label {
             Label::Stale => ("⚠ 信任数据已过期，请同步", "⚠ STALE bundle: sync now"),
             Label::NoBundle => ("⚠ 没有可用的信任数据", "⚠ no usable bundle"),
             Label::ClockBehind => ("⚠ 本机时钟被回拨，请校准", "⚠ clock set back: fix it"),
+            Label::ClockAhead => (
+                "⚠ 本机时钟比服务器快，请校准",
+                "⚠ clock ahead of server: fix it",
+            ),
             Label::Syncing => ("同步中…", "syncing…"),
             Label::ScanPrompt => ("扫码 ▶ ", "Scan ▶ "),
             Label::HelpLine => (

@@ -494,6 +494,9 @@ fn render_panels(frame: &mut Frame, app: &App, area: Rect) {
     if s.clock_behind {
         lines.push(Line::from(fit(Label::ClockBehind.text(lang), w)).style(loud));
     }
+    if s.clock_ahead {
+        lines.push(Line::from(fit(Label::ClockAhead.text(lang), w)).style(loud));
+    }
     if app.syncing {
         lines.push(
             Line::from(fit(Label::Syncing.text(lang), w)).style(Style::default().fg(Color::Cyan)),

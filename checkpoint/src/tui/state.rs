@@ -237,6 +237,8 @@ pub struct SyncView {
     pub stale: bool,
     pub unsent: u64,
     pub clock_behind: bool,
+    /// The gate clock was ahead of the server's at the last sync.
+    pub clock_ahead: bool,
 }
 
 /// A one-line message under the panels.
@@ -675,6 +677,7 @@ impl App {
             stale: s.stale,
             unsent: s.unsent,
             clock_behind: s.clock_behind,
+            clock_ahead: s.clock_ahead,
         };
     }
 

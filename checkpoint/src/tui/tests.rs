@@ -602,3 +602,14 @@ fn command_line_checks_override_the_defaults_file() {
     );
     assert_eq!(d.direction, Direction::Out);
 }
+
+#[test]
+fn sync_panel_warns_of_a_clock_behind_or_ahead() {
+    let mut a = app(Lang::Zh);
+    assert!(!screen(&a, 100, 40).contains("本机时钟"));
+    a.sync.clock_behind = true;
+    a.sync.clock_ahead = true;
+    let s = screen(&a, 100, 40);
+    assert!(s.contains("本机时钟被回拨"), "{s}");
+    assert!(s.contains("本机时钟比服务器快"), "{s}");
+}
