@@ -3,24 +3,29 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::extract::State;
+use axum::Json;
 use passgate_shared::anomaly::{Anomaly, AnomalyKind, PassFacts, find_anomalies};
 use passgate_shared::codec::decode_text;
 use passgate_shared::time::local_day_range;
 use passgate_shared::{CheckpointId, GateContext, PassNumber};
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::ApiQuery;
+use super::doc::{BodyRefusals, Refusals};
 use crate::auth::{Caller, ReadData};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/anomalies", get(anomalies))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(anomalies))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DayQuery {
     date: Option<String>,
 }
@@ -124,10 +129,23 @@ pub async fn day_anomalies(st: &AppState, date: &str) -> ApiResult<DayAnomalies>
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/anomalies",
+    tag = "anomalies",
+    summary = "The anomalies of one Beijing day",
+    params(DayQuery),
+    responses(
+        (status = 200, description = "The anomalies of the day", body = Object),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn anomalies(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,
-    Query(q): Query<DayQuery>,
+    ApiQuery(q): ApiQuery<DayQuery>,
 ) -> ApiResult<Json<DayAnomalies>> {
     Ok(Json(
         day_anomalies(&st, q.date.as_deref().unwrap_or_default()).await?,
