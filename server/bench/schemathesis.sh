@@ -44,11 +44,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The per-token rate limit is off for the run (as for load tests): thousands of requests a
-# minute from one token are the point here. The limits on bad tokens and on enrolment stay
-# as shipped, and their 429 answers are part of the document.
+# The rate limits are off for this server only: thousands of requests a minute from one
+# token, and hundreds without a token or with bad enrolment codes (the authentication
+# checks send those on purpose), are the point of the run. Their 429 answers stay in the
+# document; tests/ and server/tests/api.rs cover the limits themselves.
 "$PASSGATE_SERVER_BIN" serve --demo --data-dir "$data/data" --listen 127.0.0.1:0 \
-    --token-rate-limit 0 >"$log" 2>&1 &
+    --token-rate-limit 0 --bad-token-rate-limit 0 --enrolment-rate-limit 0 >"$log" 2>&1 &
 server_pid=$!
 
 base=""
@@ -77,11 +78,15 @@ fi
 seed_args=()
 [[ "$seed" != random ]] && seed_args=(--seed "$seed")
 
+# Every check but positive_data_acceptance: the document states each field's type, not
+# every business rule behind it (a plate's syntax, a date that exists, an enterprise id
+# that is registered), so well-typed input is often rightly refused with a 422 or 404.
 status=0
 "$venv/bin/st" run "$base/api/v1/openapi.json" \
     --url "$base/api/v1" \
     --header "Authorization: Bearer $token" \
     --checks all \
+    --exclude-checks positive_data_acceptance \
     --max-examples "$max_examples" \
     "${seed_args[@]}" \
     --workers 2 \

@@ -134,7 +134,8 @@ impl Api {
     }
 
     async fn document(&self) -> Value {
-        let (status, content_type, body) = self.send("GET", "/api/v1/openapi.json", None, None).await;
+        let (status, content_type, body) =
+            self.send("GET", "/api/v1/openapi.json", None, None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "application/json");
         serde_json::from_slice(&body).unwrap()
@@ -167,10 +168,7 @@ fn assert_error_body(status: StatusCode, content_type: &str, body: &[u8], code: 
     assert_eq!(content_type, "application/json", "status {status}");
     let v: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(v["error"], code, "{v}");
-    assert!(
-        v["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{v}"
-    );
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
 }
 
 #[tokio::test]
@@ -346,4 +344,101 @@ async fn bad_path_query_and_body_input_get_json_error_bodies() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_error_body(status, &content_type, &body, "validation");
+}
+
+// ---------------------------------------------------------------------------------------
+// Regressions of what the schemathesis runs turned up (docs/api.md)
+// ---------------------------------------------------------------------------------------
+
+/// `POST /enterprises` with a name that exists answers 409, which the document now states
+/// (schemathesis: "undocumented status code 409").
+#[tokio::test]
+async fn a_duplicate_enterprise_is_a_documented_409() {
+    let api = Api::new("openapi_duplicate_enterprise").await;
+    let admin = api.token(Role::Admin).to_owned();
+    let (status, content_type, body) = api
+        .send(
+            "POST",
+            "/api/v1/enterprises",
+            Some(&admin),
+            Some(("application/json", r#"{"name": "钢铁集团"}"#)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error_body(status, &content_type, &body, "conflict");
+    let doc = api.document().await;
+    assert_eq!(
+        doc["paths"]["/enterprises"]["post"]["responses"]["409"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+}
+
+/// Integer parameters are described with their real range: a `u32` is not an `int32`
+/// (schemathesis sent 2147483648 as "out of range" and the server rightly took it).
+#[tokio::test]
+async fn integer_parameters_state_their_real_range() {
+    let api = Api::new("openapi_integers").await;
+    let doc = api.document().await;
+    let passes = &doc["paths"]["/passes"]["get"]["parameters"];
+    let offset = passes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "offset")
+        .unwrap();
+    assert_ne!(offset["schema"]["format"], "int32", "{offset}");
+    let key = &doc["paths"]["/keys/{id}/status"]["post"]["parameters"][0]["schema"];
+    assert_eq!(key["maximum"], 255, "{key}");
+    // And the server takes the top of the range.
+    let admin = api.token(Role::Admin).to_owned();
+    let (status, _, _) = api
+        .send(
+            "GET",
+            "/api/v1/passes?offset=4294967295",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, content_type, body) = api
+        .send(
+            "GET",
+            "/api/v1/passes?offset=4294967296",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error_body(status, &content_type, &body, "validation");
+}
+
+/// Once every key number (1–255) is used, a rotation is a 409 saying so, not a 500 whose
+/// cause only the server log knows.
+#[tokio::test]
+async fn rotating_past_the_last_key_number_is_a_409_not_a_500() {
+    let api = Api::new("openapi_key_exhaustion").await;
+    let admin = api.token(Role::Admin).to_owned();
+    let mut rotations = 0;
+    let (status, content_type, body) = loop {
+        let (status, content_type, body) = api
+            .send("POST", "/api/v1/keys/rotate", Some(&admin), None)
+            .await;
+        if status != StatusCode::CREATED {
+            break (status, content_type, body);
+        }
+        rotations += 1;
+        assert!(rotations < 255, "more rotations than key numbers");
+    };
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_error_body(status, &content_type, &body, "conflict");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["message"].as_str().unwrap().contains("255"), "{v}");
+    // Key 1 came with the server; 254 rotations made keys 2 to 255.
+    assert_eq!(rotations, 254);
 }

@@ -18,6 +18,7 @@ use crate::sync::Direction;
 use crate::time::UnixSeconds;
 
 /// A gate device, as the server numbers them at enrolment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DeviceId(pub u32);

@@ -169,6 +169,7 @@ impl Zone {
 }
 
 /// What an enterprise can ask the task force for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HelpKind {
@@ -214,6 +215,7 @@ impl HelpKind {
 }
 
 /// A zero report (零报告: nothing abnormal, headcount only) or a full daily report (日报告).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
@@ -248,6 +250,7 @@ pub const MAX_HELP_TEXT: usize = 500;
 
 /// One supply line of a report as submitted: the item's key, the stock now and what was used
 /// since the last report (one day).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplyLineDraft {
     pub item: String,
@@ -258,9 +261,11 @@ pub struct SupplyLineDraft {
 
 /// A report as typed in a form or sent to the API, before validation. Numbers are signed so
 /// that a negative entry reaches the validator and gets its own message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportDraft {
     /// The Beijing date reported on, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
     pub date: String,
     pub kind: ReportKind,
     pub on_site: i64,

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use passgate_shared::anomaly::{Anomaly, AnomalyKind, PassFacts, find_anomalies};
 use passgate_shared::codec::decode_text;
 use passgate_shared::time::local_day_range;
@@ -27,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct DayQuery {
+    /// The Beijing day, `YYYY-MM-DD`.
+    #[param(required = true, value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     date: Option<String>,
 }
 

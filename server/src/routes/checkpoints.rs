@@ -1,16 +1,16 @@
 //! `/checkpoints`: gates, inside or outside the zone.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use passgate_shared::EnterpriseId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::doc::{BodyRefusals, Refusals};
 use super::ApiJson;
+use super::doc::{BodyRefusals, Refusals};
 use super::enterprises::required_name;
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -36,7 +36,7 @@ struct NewCheckpointBody {
     summary = "Register a checkpoint",
     request_body = NewCheckpointBody,
     responses(
-        (status = 201, description = "The checkpoint registered", body = Object),
+        (status = 201, description = "The checkpoint registered", body = Checkpoint),
         Refusals,
         BodyRefusals
     ),
@@ -103,7 +103,7 @@ async fn create(
     tag = "checkpoints",
     summary = "List the checkpoints",
     responses(
-        (status = 200, description = "Every checkpoint", body = Vec<Object>),
+        (status = 200, description = "Every checkpoint", body = Vec<Checkpoint>),
         Refusals
     ),
     security(("bearer" = ["admin", "ops", "transport"])),

@@ -1,21 +1,21 @@
 //! Gate devices: one-time enrolment codes, enrolment, listing and revocation.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use passgate_shared::CheckpointId;
 use passgate_shared::keys::parse_public_key_b64;
 use passgate_shared::record::DeviceId;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use sha2::{Digest, Sha256};
 
 use super::doc::{BodyRefusals, ErrorBody, Refusals};
-use super::{ApiJson, ApiPath};
 use super::enterprises::required_name;
 use super::passes::rfc3339;
+use super::{ApiJson, ApiPath};
 use crate::auth::{Caller, OpsWrite, hash_token, new_token};
 use crate::error::{ApiError, ApiResult};
 use crate::keyring::random_bytes;
@@ -68,7 +68,7 @@ struct CodeRequest {
     valid_hours: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CodeResponse {
     code: String,
     checkpoint_id: CheckpointId,
@@ -83,8 +83,9 @@ struct CodeResponse {
     params(("id" = u32, Path, description = "The checkpoint")),
     request_body(content = Option<CodeRequest>, description = "Optional: the code's lifetime (default 24 h)"),
     responses(
-        (status = 201, description = "A one-time enrolment code for a gate device of the checkpoint", body = Object),
+        (status = 201, description = "A one-time enrolment code for a gate device of the checkpoint", body = CodeResponse),
         (status = 404, description = "checkpoint not found", body = ErrorBody),
+        (status = 409, description = "the code could not be stored (retry)", body = ErrorBody),
         Refusals,
         BodyRefusals
     ),
@@ -153,7 +154,7 @@ struct EnrollRequest {
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EnrollResponse {
     device_id: DeviceId,
     checkpoint_id: CheckpointId,
@@ -170,7 +171,7 @@ struct EnrollResponse {
     summary = "Enrol a gate device with a one-time code (no token)",
     request_body = EnrollRequest,
     responses(
-        (status = 201, description = "The device enrolled, with its API token (shown once)", body = Object),
+        (status = 201, description = "The device enrolled, with its API token (shown once)", body = EnrollResponse),
         (status = 400, description = "A bad body", body = ErrorBody),
         (status = 404, description = "Unknown code", body = ErrorBody),
         (status = 409, description = "The code was used already", body = ErrorBody),
@@ -251,7 +252,7 @@ async fn enroll(
     tag = "devices",
     summary = "List the gate devices",
     responses(
-        (status = 200, description = "Every enrolled device", body = Vec<Object>),
+        (status = 200, description = "Every enrolled device", body = Vec<Device>),
         Refusals
     ),
     security(("bearer" = ["admin", "ops"])),
@@ -276,7 +277,7 @@ struct RevokeBody {
     params(("id" = u32, Path, description = "The device")),
     request_body = RevokeBody,
     responses(
-        (status = 200, description = "The device, revoked", body = Object),
+        (status = 200, description = "The device, revoked", body = Device),
         (status = 404, description = "device not found", body = ErrorBody),
         (status = 409, description = "the device is revoked already", body = ErrorBody),
         Refusals,

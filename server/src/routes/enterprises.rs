@@ -1,15 +1,15 @@
 //! `/enterprises`: the key enterprises passes serve.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::doc::{BodyRefusals, Refusals};
 use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
@@ -50,7 +50,8 @@ pub fn required_name(
     summary = "Register a key enterprise",
     request_body = NewEnterprise,
     responses(
-        (status = 201, description = "The enterprise registered", body = Object),
+        (status = 201, description = "The enterprise registered", body = Enterprise),
+        (status = 409, description = "an enterprise of this name exists", body = ErrorBody),
         Refusals,
         BodyRefusals
     ),
@@ -73,7 +74,7 @@ async fn create(
     tag = "enterprises",
     summary = "List the key enterprises",
     responses(
-        (status = 200, description = "Every enterprise", body = Vec<Object>),
+        (status = 200, description = "Every enterprise", body = Vec<Enterprise>),
         Refusals
     ),
     security(("bearer" = ["admin", "ops", "transport"])),

@@ -4,9 +4,9 @@
 //! signed after its next sync), and re-issue the live passes of a compromised key. The rules
 //! are in [`crate::signing`].
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use passgate_shared::{IssuerKey, KeyId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,8 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::doc::{BodyRefusals, ErrorBody, Refusals};
-use super::{ApiJson, ApiPath};
 use super::passes::PassView;
+use super::{ApiJson, ApiPath};
 use crate::auth::{AdminOnly, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::signing::{reissue_compromised, rotate, set_key_status, status_change};
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reissue))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Keys {
     keys: Vec<IssuerKey>,
 }
@@ -40,7 +40,7 @@ struct Keys {
     tag = "keys",
     summary = "The public issuer keys",
     responses(
-        (status = 200, description = "The issuer public keys (no token needed)", body = Object),
+        (status = 200, description = "The issuer public keys (no token needed)", body = Keys),
         (status = 500, description = "Server error", body = ErrorBody)
     ),
 )]
@@ -50,7 +50,7 @@ async fn keys(State(st): State<AppState>) -> ApiResult<Json<Keys>> {
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Rotated {
     /// The new issuer key, which signs from now on.
     key: IssuerKey,
@@ -63,8 +63,8 @@ struct Rotated {
     tag = "keys",
     summary = "Rotate the issuer key",
     responses(
-        (status = 201, description = "The new key, which signs from now on, and all keys", body = Object),
-        (status = 409, description = "the keys changed meanwhile", body = ErrorBody),
+        (status = 201, description = "The new key, which signs from now on, and all keys", body = Rotated),
+        (status = 409, description = "another rotation came first, or every key number (1–255) is used", body = ErrorBody),
         Refusals
     ),
     security(("bearer" = ["admin"])),
@@ -85,6 +85,8 @@ async fn rotate_key(
 
 #[derive(Deserialize, ToSchema)]
 struct StatusBody {
+    /// `retired` or `compromised`.
+    #[schema(value_type = String, pattern = r"^\s*(retired|compromised)\s*$")]
     status: Option<String>,
 }
 
@@ -93,10 +95,10 @@ struct StatusBody {
     path = "/keys/{id}/status",
     tag = "keys",
     summary = "Retire a key or mark it compromised",
-    params(("id" = u8, Path, description = "The issuer key id")),
+    params(("id" = u8, Path, maximum = 255, description = "The issuer key id")),
     request_body = StatusBody,
     responses(
-        (status = 200, description = "All keys, after the change", body = Object),
+        (status = 200, description = "All keys, after the change", body = Keys),
         (status = 404, description = "key not found", body = ErrorBody),
         (status = 409, description = "the change is not allowed from the key's status", body = ErrorBody),
         Refusals,
@@ -119,7 +121,7 @@ async fn set_status(
 }
 
 /// The answer of a re-issue: every pass signed again, to reprint.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Reissue {
     from_key: u8,
     to_key: u8,
@@ -132,9 +134,9 @@ struct Reissue {
     path = "/keys/{id}/reissue",
     tag = "keys",
     summary = "Re-issue the live passes of a compromised key",
-    params(("id" = u8, Path, description = "The issuer key id")),
+    params(("id" = u8, Path, maximum = 255, description = "The issuer key id")),
     responses(
-        (status = 200, description = "The passes signed again", body = Object),
+        (status = 200, description = "The passes signed again", body = Reissue),
         (status = 404, description = "key not found", body = ErrorBody),
         (status = 409, description = "the key is not compromised, or no key is active", body = ErrorBody),
         Refusals

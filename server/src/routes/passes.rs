@@ -1,9 +1,9 @@
 //! `/passes`: issue, list, show, print (QR) and revoke.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use passgate_shared::pass::MAX_DWELL_MINUTES;
 use passgate_shared::time::LOCAL_OFFSET_SECONDS;
@@ -60,7 +60,7 @@ pub struct NewPass {
 }
 
 /// A pass as the API shows it: masked crew and masked phone only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PassView {
     pub number: String,
     pub status: PassStatus,
@@ -506,8 +506,9 @@ pub fn sign_record(
     summary = "Issue a pass",
     request_body = NewPass,
     responses(
-        (status = 201, description = "The pass issued and signed", body = Object),
+        (status = 201, description = "The pass issued and signed", body = PassView),
         (status = 404, description = "enterprise or checkpoint not found", body = ErrorBody),
+        (status = 409, description = "no key may sign now (the active one is compromised), or the number range is used up", body = ErrorBody),
         Refusals,
         BodyRefusals
     ),
@@ -533,7 +534,7 @@ struct ListQuery {
     offset: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PassList {
     total: u64,
     limit: u32,
@@ -548,7 +549,7 @@ struct PassList {
     summary = "List passes",
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of passes, newest first", body = Object),
+        (status = 200, description = "A page of passes, newest first", body = PassList),
         Refusals,
         BodyRefusals
     ),
@@ -616,9 +617,9 @@ async fn find(st: &AppState, number: &str) -> ApiResult<PassRecord> {
     path = "/passes/{number}",
     tag = "passes",
     summary = "One pass",
-    params(("number" = String, Path, description = "The pass number")),
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
     responses(
-        (status = 200, description = "The pass", body = Object),
+        (status = 200, description = "The pass", body = PassView),
         (status = 404, description = "pass not found", body = ErrorBody),
         Refusals
     ),
@@ -637,7 +638,7 @@ async fn show(
     path = "/passes/{number}/qr.png",
     tag = "passes",
     summary = "The pass's QR code as PNG",
-    params(("number" = String, Path, description = "The pass number")),
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
     responses(
         (status = 200, description = "The pass's QR code", content_type = "image/png", body = Vec<u8>),
         (status = 404, description = "pass not found", body = ErrorBody),
@@ -660,7 +661,7 @@ async fn qr_png(
     path = "/passes/{number}/qr.svg",
     tag = "passes",
     summary = "The pass's QR code as SVG",
-    params(("number" = String, Path, description = "The pass number")),
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
     responses(
         (status = 200, description = "The pass's QR code", content_type = "image/svg+xml", body = String),
         (status = 404, description = "pass not found", body = ErrorBody),
@@ -688,10 +689,10 @@ struct RevokeBody {
     path = "/passes/{number}/revoke",
     tag = "passes",
     summary = "Revoke a pass",
-    params(("number" = String, Path, description = "The pass number")),
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
     request_body = RevokeBody,
     responses(
-        (status = 200, description = "The pass, revoked", body = Object),
+        (status = 200, description = "The pass, revoked", body = PassView),
         (status = 404, description = "pass not found", body = ErrorBody),
         (status = 409, description = "the pass is revoked already", body = ErrorBody),
         Refusals,

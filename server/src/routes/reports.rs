@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use passgate_shared::reporting::{
     Abnormality, CONSUMPTION_WINDOW, Coverage, DayStatus, FieldProblem, HelpKind, ReportDraft,
     RiskStep, SupplyUnit, abnormalities, check_risk_subject, days_of_cover, supply_warning,
@@ -565,7 +565,7 @@ impl From<StoredReport> for ReportView {
     tag = "reports",
     summary = "File or edit a daily or zero report",
     params(("id" = u32, Path, description = "The enterprise")),
-    request_body = Object,
+    request_body = ReportDraft,
     responses(
         (status = 201, description = "The report filed (version 1)", body = Object),
         (status = 200, description = "The report edited (a new version)", body = Object),
@@ -610,7 +610,7 @@ struct DayView {
     path = "/reports/enterprises/{id}/days/{date}",
     tag = "reports",
     summary = "One day's report",
-    params(("id" = u32, Path, description = "The enterprise"), ("date" = String, Path, description = "YYYY-MM-DD (Beijing)")),
+    params(("id" = u32, Path, description = "The enterprise"), ("date" = String, Path, pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$", description = "YYYY-MM-DD (Beijing)")),
     responses(
         (status = 200, description = "The day's report with every version", body = Object),
         (status = 404, description = "enterprise or report not found", body = ErrorBody),
@@ -642,7 +642,11 @@ async fn day(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The first Beijing day, `YYYY-MM-DD`; `to` when absent.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     from: Option<String>,
+    /// The last Beijing day, `YYYY-MM-DD`; today when absent. At most 62 days in all.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     to: Option<String>,
     enterprise: Option<u32>,
     team: Option<i64>,
@@ -700,6 +704,8 @@ async fn list(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct DateQuery {
+    /// The Beijing day, `YYYY-MM-DD`; today when absent.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     date: Option<String>,
 }
 
@@ -872,6 +878,8 @@ async fn teams(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct OverviewQuery {
+    /// The Beijing day, `YYYY-MM-DD`; today when absent.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     date: Option<String>,
     team: Option<i64>,
 }

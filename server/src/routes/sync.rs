@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
 use passgate_shared::bundle::RevocationSet;
 use passgate_shared::bundle_file::{encode_delta, encode_snapshot};
 use passgate_shared::keys::parse_public_key_b64;
@@ -180,7 +180,7 @@ async fn bundle(
     summary = "Upload a signed, chained batch of gate records (docs/sync-protocol.md)",
     request_body = Object,
     responses(
-        (status = 200, description = "What was stored", body = Object),
+        (status = 200, description = "What was stored", body = UploadResult),
         (status = 404, description = "device not found", body = ErrorBody),
         Refusals,
         BodyRefusals

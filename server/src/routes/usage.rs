@@ -1,7 +1,7 @@
 //! `GET /usage/daily`: the transport bureau's daily pass data.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use passgate_shared::sync::DailyUsage;
 use passgate_shared::time::local_day_range;
 use serde::Deserialize;
@@ -22,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct DayQuery {
+    /// The Beijing day, `YYYY-MM-DD`.
+    #[param(required = true, value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     date: Option<String>,
 }
 
@@ -32,7 +34,7 @@ struct DayQuery {
     summary = "Daily pass use (transport bureau)",
     params(DayQuery),
     responses(
-        (status = 200, description = "Pass use counts of the day", body = Object),
+        (status = 200, description = "Pass use counts of the day", body = DailyUsage),
         Refusals,
         BodyRefusals
     ),
