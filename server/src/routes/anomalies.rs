@@ -33,14 +33,14 @@ struct DayQuery {
 }
 
 /// An anomaly with its Chinese name, as the bureau reads it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AnomalyView {
     #[serde(flatten)]
     pub anomaly: Anomaly,
     pub kind_name: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DayAnomalies {
     pub date: String,
     pub total: usize,
@@ -138,7 +138,7 @@ pub async fn day_anomalies(st: &AppState, date: &str) -> ApiResult<DayAnomalies>
     summary = "The anomalies of one Beijing day",
     params(DayQuery),
     responses(
-        (status = 200, description = "The anomalies of the day", body = Object),
+        (status = 200, description = "The anomalies of the day", body = DayAnomalies),
         Refusals,
         BodyRefusals
     ),

@@ -117,7 +117,7 @@ pub async fn submit(
 }
 
 /// One item's stock and days of cover for an enterprise.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SupplyCover {
     pub item: String,
     pub name_zh: String,
@@ -180,7 +180,7 @@ pub async fn supply_cover(
 }
 
 /// An abnormality with its messages, as the task force reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AbnormalityView {
     #[serde(flatten)]
     pub abnormality: Abnormality,
@@ -199,7 +199,7 @@ impl From<Abnormality> for AbnormalityView {
 }
 
 /// One enterprise's day in the overview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OverviewEntry {
     pub enterprise_id: EnterpriseId,
     pub enterprise: String,
@@ -212,7 +212,7 @@ pub struct OverviewEntry {
 }
 
 /// Coverage of one team (or of the enterprises without a team: `team_id` null).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamCoverage {
     pub team_id: Option<i64>,
     pub team: String,
@@ -222,7 +222,7 @@ pub struct TeamCoverage {
 
 /// The task force's view of one day: coverage per team and in all, and the entries (the
 /// abnormal ones are those with abnormalities).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DayOverview {
     pub date: String,
     /// The due time now configured (`HH:MM`). Lateness itself was fixed when each report
@@ -309,7 +309,7 @@ pub async fn day_overview(
 
 /// A risk case as the API and the console show it: with its open step and whether that is
 /// overdue now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RiskCaseView {
     #[serde(flatten)]
     pub case: RiskCase,
@@ -538,7 +538,7 @@ async fn reachable<A: Allowed>(
 }
 
 /// A stored report with its status and abnormalities.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportView {
     #[serde(flatten)]
     pub stored: StoredReport,
@@ -567,8 +567,8 @@ impl From<StoredReport> for ReportView {
     params(("id" = u32, Path, description = "The enterprise")),
     request_body = ReportDraft,
     responses(
-        (status = 201, description = "The report filed (version 1)", body = Object),
-        (status = 200, description = "The report edited (a new version)", body = Object),
+        (status = 201, description = "The report filed (version 1)", body = ReportView),
+        (status = 200, description = "The report edited (a new version)", body = ReportView),
         (status = 404, description = "enterprise not found", body = ErrorBody),
         (status = 409, description = "the report conflicts with the stored one", body = ErrorBody),
         Refusals,
@@ -596,7 +596,7 @@ async fn file(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DayView {
     enterprise_id: EnterpriseId,
     date: String,
@@ -612,7 +612,7 @@ struct DayView {
     summary = "One day's report",
     params(("id" = u32, Path, description = "The enterprise"), ("date" = String, Path, pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$", description = "YYYY-MM-DD (Beijing)")),
     responses(
-        (status = 200, description = "The day's report with every version", body = Object),
+        (status = 200, description = "The day's report with every version", body = DayView),
         (status = 404, description = "enterprise or report not found", body = ErrorBody),
         Refusals,
         BodyRefusals
@@ -662,7 +662,7 @@ const MAX_LIST_DAYS: i64 = 62;
     summary = "List daily reports",
     params(ListQuery),
     responses(
-        (status = 200, description = "The reports of the range (at most 62 days)", body = Vec<Object>),
+        (status = 200, description = "The reports of the range (at most 62 days)", body = Vec<ReportView>),
         Refusals,
         BodyRefusals
     ),
@@ -709,7 +709,7 @@ struct DateQuery {
     date: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Prefill {
     enterprise_id: EnterpriseId,
     date: String,
@@ -729,7 +729,7 @@ struct Prefill {
     summary = "A report form's prefill",
     params(("id" = u32, Path, description = "The enterprise"), DateQuery),
     responses(
-        (status = 200, description = "What a new report starts from", body = Object),
+        (status = 200, description = "What a new report starts from", body = Prefill),
         (status = 404, description = "enterprise not found", body = ErrorBody),
         Refusals,
         BodyRefusals
@@ -765,7 +765,7 @@ async fn prefill(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SupplyView {
     enterprise_id: EnterpriseId,
     date: String,
@@ -779,7 +779,7 @@ struct SupplyView {
     summary = "Supplies' days of cover",
     params(("id" = u32, Path, description = "The enterprise"), DateQuery),
     responses(
-        (status = 200, description = "Days of cover per supply item", body = Object),
+        (status = 200, description = "Days of cover per supply item", body = SupplyView),
         (status = 404, description = "enterprise not found", body = ErrorBody),
         Refusals,
         BodyRefusals
@@ -801,7 +801,7 @@ async fn supplies(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProfileView {
     #[serde(flatten)]
     profile: EnterpriseProfile,
@@ -816,7 +816,7 @@ struct ProfileView {
     summary = "An enterprise's profile",
     params(("id" = u32, Path, description = "The enterprise")),
     responses(
-        (status = 200, description = "The enterprise's reporting profile", body = Object),
+        (status = 200, description = "The enterprise's reporting profile", body = ProfileView),
         (status = 404, description = "enterprise not found", body = ErrorBody),
         Refusals
     ),
@@ -845,7 +845,7 @@ async fn profile(
     tag = "reports",
     summary = "The supply items",
     responses(
-        (status = 200, description = "Every supply item", body = Vec<Object>),
+        (status = 200, description = "Every supply item", body = Vec<SupplyItem>),
         Refusals
     ),
     security(("bearer" = ["admin", "enterprise", "taskforce"])),
@@ -863,7 +863,7 @@ async fn items(
     tag = "reports",
     summary = "The task force's supervision teams",
     responses(
-        (status = 200, description = "Every supervision team", body = Vec<Object>),
+        (status = 200, description = "Every supervision team", body = Vec<Team>),
         Refusals
     ),
     security(("bearer" = ["admin", "taskforce"])),
@@ -891,7 +891,7 @@ struct OverviewQuery {
     summary = "The task force's day overview",
     params(OverviewQuery),
     responses(
-        (status = 200, description = "Every enterprise's state that day", body = Object),
+        (status = 200, description = "Every enterprise's state that day", body = DayOverview),
         (status = 404, description = "supervision team not found", body = ErrorBody),
         Refusals,
         BodyRefusals
@@ -920,7 +920,7 @@ async fn overview(
     params(("id" = u32, Path, description = "The enterprise")),
     request_body = OpenCaseForm,
     responses(
-        (status = 201, description = "The case opened", body = Object),
+        (status = 201, description = "The case opened", body = RiskCaseView),
         (status = 404, description = "enterprise not found", body = ErrorBody),
         (status = 409, description = "the step is not allowed now", body = ErrorBody),
         Refusals,
@@ -961,7 +961,7 @@ async fn reachable_case<A: Allowed>(
     summary = "One risk case",
     params(("id" = i64, Path, description = "The risk case")),
     responses(
-        (status = 200, description = "The case", body = Object),
+        (status = 200, description = "The case", body = RiskCaseView),
         (status = 404, description = "risk case not found", body = ErrorBody),
         Refusals
     ),
@@ -985,7 +985,7 @@ async fn risk_case(
     params(("id" = i64, Path, description = "The risk case")),
     request_body = StepForm,
     responses(
-        (status = 200, description = "The case after the step", body = Object),
+        (status = 200, description = "The case after the step", body = RiskCaseView),
         (status = 404, description = "risk case not found", body = ErrorBody),
         (status = 409, description = "the step is out of order or the case is closed", body = ErrorBody),
         Refusals,
@@ -1025,7 +1025,7 @@ struct CaseQuery {
     summary = "List risk cases",
     params(CaseQuery),
     responses(
-        (status = 200, description = "The cases", body = Vec<Object>),
+        (status = 200, description = "The cases", body = Vec<RiskCaseView>),
         Refusals,
         BodyRefusals
     ),
