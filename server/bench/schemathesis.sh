@@ -78,6 +78,8 @@ fi
 seed_args=()
 [[ "$seed" != random ]] && seed_args=(--seed "$seed")
 
+# One worker: with two, hypothesis 6.170's lambda-source cache (not thread-safe) now and then
+# raised a KeyError inside schemathesis, failing the run for no fault of the server.
 # Every check but positive_data_acceptance: the document states each field's type, not
 # every business rule behind it (a plate's syntax, a date that exists, an enterprise id
 # that is registered), so well-typed input is often rightly refused with a 422 or 404.
@@ -89,7 +91,7 @@ status=0
     --exclude-checks positive_data_acceptance \
     --max-examples "$max_examples" \
     "${seed_args[@]}" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 30 \
     --suppress-health-check all \
     --no-color \

@@ -178,7 +178,7 @@ async fn bundle(
     path = "/sync/upload",
     tag = "sync",
     summary = "Upload a signed, chained batch of gate records (docs/sync-protocol.md)",
-    request_body = Object,
+    request_body = UploadBatch,
     responses(
         (status = 200, description = "What was stored", body = UploadResult),
         (status = 404, description = "device not found", body = ErrorBody),
