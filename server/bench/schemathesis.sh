@@ -47,7 +47,7 @@ trap cleanup EXIT
 # The rate limits are off for this server only: thousands of requests a minute from one
 # token, and hundreds without a token or with bad enrolment codes (the authentication
 # checks send those on purpose), are the point of the run. Their 429 answers stay in the
-# document; tests/ and server/tests/api.rs cover the limits themselves.
+# document; server/tests/security.rs covers the limits themselves.
 "$PASSGATE_SERVER_BIN" serve --demo --data-dir "$data/data" --listen 127.0.0.1:0 \
     --token-rate-limit 0 --bad-token-rate-limit 0 --enrolment-rate-limit 0 >"$log" 2>&1 &
 server_pid=$!

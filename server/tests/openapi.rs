@@ -442,3 +442,41 @@ async fn rotating_past_the_last_key_number_is_a_409_not_a_500() {
     // Key 1 came with the server; 254 rotations made keys 2 to 255.
     assert_eq!(rotations, 254);
 }
+
+/// The settings the schemathesis run starts its server with: with the bad-token and
+/// enrolment limits at 0, a hundred requests with an unknown token are all 401s and a
+/// hundred wrong enrolment codes all 404s (with the defaults, the 61st and the 11th are 429s:
+/// server/tests/security.rs).
+#[tokio::test]
+async fn limits_at_zero_are_off_for_api_test_runs() {
+    let db = TestDb::new(Backend::Sqlite, "openapi_limits_off")
+        .await
+        .unwrap();
+    let mut config = db.config();
+    config.bad_token_rate_per_minute = 0;
+    config.enrolment_failures_per_minute = 0;
+    let state = open(&config).await.unwrap();
+    let peer = std::net::SocketAddr::from(([203, 0, 113, 7], 40000));
+    for i in 0..100 {
+        let req = Request::get("/api/v1/passes")
+            .header("authorization", format!("Bearer pgt_unknown{i}"))
+            .extension(axum::extract::ConnectInfo(peer))
+            .body(Body::empty())
+            .unwrap();
+        let resp = app(state.clone()).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "request {i}");
+        let req = Request::post("/api/v1/devices/enroll")
+            .header("content-type", "application/json")
+            .extension(axum::extract::ConnectInfo(peer))
+            .body(Body::from(format!(
+                r#"{{"code":"guess-{i}","public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#
+            )))
+            .unwrap();
+        let resp = app(state.clone()).oneshot(req).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::NOT_FOUND,
+            "enrolment attempt {i}"
+        );
+    }
+}
