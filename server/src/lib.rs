@@ -59,6 +59,12 @@ pub struct Config {
     pub authority: String,
     /// API requests allowed per token per minute; 0 = no limit (load tests).
     pub token_rate_per_minute: u32,
+    /// Requests with a missing or unknown token allowed per client address per minute;
+    /// 0 = no limit (API test runs such as schemathesis, which send many on purpose).
+    pub bad_token_rate_per_minute: u32,
+    /// Failed enrolment attempts allowed per client address per minute; 0 = no limit
+    /// (API test runs).
+    pub enrolment_failures_per_minute: u32,
     /// Encrypts the key files at rest, when set.
     pub key_passphrase: Option<keyring::Passphrase>,
 }
@@ -73,6 +79,8 @@ impl Config {
                 .unwrap_or_else(|| unreachable!("419001 is a division code")),
             authority: "示范区运行监测协调局".to_owned(),
             token_rate_per_minute: ratelimit::DEFAULT_TOKEN_PER_MINUTE,
+            bad_token_rate_per_minute: ratelimit::DEFAULT_BAD_TOKEN_PER_MINUTE,
+            enrolment_failures_per_minute: ratelimit::DEFAULT_ENROLMENT_FAILURES_PER_MINUTE,
             key_passphrase: None,
         }
     }
@@ -151,7 +159,11 @@ pub async fn open(config: &Config) -> Result<AppState, StartError> {
         settings: Arc::new(settings),
         metrics: Arc::new(metrics::Metrics::default()),
         bundle_cache: Arc::default(),
-        limits: Arc::new(ratelimit::Limits::new(config.token_rate_per_minute)),
+        limits: Arc::new(ratelimit::Limits::with(
+            config.token_rate_per_minute,
+            config.bad_token_rate_per_minute,
+            config.enrolment_failures_per_minute,
+        )),
         web: Arc::default(),
     })
 }

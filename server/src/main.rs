@@ -82,6 +82,14 @@ enum Command {
         /// API requests allowed per token per minute (0: no limit, for load tests).
         #[arg(long, default_value_t = passgate_server::ratelimit::DEFAULT_TOKEN_PER_MINUTE)]
         token_rate_limit: u32,
+        /// Requests with a missing or unknown token allowed per client address per minute
+        /// (0: no limit, for API test runs such as server/bench/schemathesis.sh).
+        #[arg(long, default_value_t = passgate_server::ratelimit::DEFAULT_BAD_TOKEN_PER_MINUTE)]
+        bad_token_rate_limit: u32,
+        /// Failed enrolment attempts allowed per client address per minute (0: no limit,
+        /// for API test runs).
+        #[arg(long, default_value_t = passgate_server::ratelimit::DEFAULT_ENROLMENT_FAILURES_PER_MINUTE)]
+        enrolment_rate_limit: u32,
     },
     /// Seed a fresh data directory with demo data and print what was made.
     Demo {
@@ -245,9 +253,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             demo,
             token_rate_limit,
+            bad_token_rate_limit,
+            enrolment_rate_limit,
         } => {
             let mut config = data.config()?;
             config.token_rate_per_minute = token_rate_limit;
+            config.bad_token_rate_per_minute = bad_token_rate_limit;
+            config.enrolment_failures_per_minute = enrolment_rate_limit;
             let state = open(&config).await?;
             if demo {
                 match demo::seed(&state).await {

@@ -87,11 +87,24 @@ pub struct Limits {
 impl Limits {
     /// `token_per_minute` = 0 turns the per-token limit off (load tests).
     pub fn new(token_per_minute: u32) -> Limits {
+        Limits::with(
+            token_per_minute,
+            DEFAULT_BAD_TOKEN_PER_MINUTE,
+            DEFAULT_ENROLMENT_FAILURES_PER_MINUTE,
+        )
+    }
+
+    /// Every limit given (per minute; 0 turns that one off).
+    pub fn with(
+        token_per_minute: u32,
+        bad_token_per_minute: u32,
+        enrolment_failures: u32,
+    ) -> Limits {
         let minute = Duration::from_secs(60);
         Limits {
-            enrolment: Limiter::new(10, minute),
+            enrolment: Limiter::new(enrolment_failures, minute),
             token: Limiter::new(token_per_minute, minute),
-            bad_token: Limiter::new(60, minute),
+            bad_token: Limiter::new(bad_token_per_minute, minute),
         }
     }
 }
@@ -106,6 +119,12 @@ impl Default for Limits {
 /// or a clerk's script needs, low enough to stop a leaked token from being used to hammer
 /// the server.
 pub const DEFAULT_TOKEN_PER_MINUTE: u32 = 6_000;
+
+/// Default requests with a missing or unknown token per client address per minute.
+pub const DEFAULT_BAD_TOKEN_PER_MINUTE: u32 = 60;
+
+/// Default failed enrolment attempts per client address per minute.
+pub const DEFAULT_ENROLMENT_FAILURES_PER_MINUTE: u32 = 10;
 
 /// The key of a client address (IPv6 by /64, since one host usually holds a whole /64).
 pub fn ip_key(ip: Option<IpAddr>) -> String {

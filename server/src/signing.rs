@@ -54,7 +54,14 @@ impl std::fmt::Debug for Signer {
 }
 
 fn key_error(e: KeyError) -> ApiError {
-    ApiError::Internal(e.to_string())
+    match e {
+        // Not a fault of the server: every key number is used. Say so (409), so the
+        // administrator learns what to do, instead of a bare 500.
+        KeyError::Exhausted => {
+            ApiError::Conflict(format!("{e} / 签发密钥编号 1–255 已全部用完，无法再轮换"))
+        }
+        e => ApiError::Internal(e.to_string()),
+    }
 }
 
 /// Run blocking key-file work (file IO, key derivation) off the async runtime.

@@ -15,6 +15,7 @@ use crate::time::UnixSeconds;
 use crate::verify::{GateContext, class_rule};
 
 /// The kinds the transport bureau reviews.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
@@ -66,9 +67,11 @@ impl AnomalyKind {
 }
 
 /// One finding, with the records behind it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anomaly {
     pub kind: AnomalyKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub number: Option<PassNumber>,
     pub plate: Option<String>,
     pub checkpoints: Vec<CheckpointId>,

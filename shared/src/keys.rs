@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::time::UnixSeconds;
 
 /// The id of an issuer key, carried in every pass (one byte).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct KeyId(pub u8);
@@ -21,6 +22,7 @@ impl fmt::Display for KeyId {
 }
 
 /// Where an issuer key stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
@@ -33,10 +35,12 @@ pub enum KeyStatus {
 }
 
 /// A public issuer key as the bundle carries it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuerKey {
     pub id: KeyId,
     #[serde(with = "b64_key")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub public: VerifyingKey,
     pub status: KeyStatus,
     /// Passes whose validity starts before this are not this key's (optional).

@@ -149,6 +149,7 @@ string_serde!(MaskedName, MaskedName::parse);
 // Class and cargo
 
 /// The three pass classes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PassClass {
@@ -498,11 +499,13 @@ pub struct Crew {
 // Route, ids, the pass
 
 /// A checkpoint's id, as the server numbers them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CheckpointId(pub u32);
 
 /// An enterprise's id, as the server numbers them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EnterpriseId(pub u32);

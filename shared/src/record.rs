@@ -18,6 +18,7 @@ use crate::sync::Direction;
 use crate::time::UnixSeconds;
 
 /// A gate device, as the server numbers them at enrolment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DeviceId(pub u32);
@@ -29,6 +30,7 @@ impl std::fmt::Display for DeviceId {
 }
 
 /// Health code colour the guard saw.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthCode {
@@ -58,6 +60,7 @@ impl HealthCode {
 
 /// The "two codes one pass" (两码一证) observations: what the guard checked besides the
 /// pass. `None` means not recorded. They are observations, not things the pass can prove.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observations {
     pub health_code: Option<HealthCode>,
@@ -67,6 +70,7 @@ pub struct Observations {
 }
 
 /// A supervisor turned a rejection into an accepted-with-override.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Override {
     pub supervisor_id: String,
@@ -74,6 +78,7 @@ pub struct Override {
 }
 
 /// One scan, as the gate chains and uploads it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateRecord {
     /// Made by the gate (32 lower-case hex digits); unique across all gates.
@@ -87,6 +92,7 @@ pub struct GateRecord {
     /// Gate clock at the scan.
     pub scanned_at: UnixSeconds,
     pub direction: Direction,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub number: Option<PassNumber>,
     pub class: Option<PassClass>,
     pub plate: Option<String>,
@@ -171,6 +177,7 @@ fn hex_encode(b: &[u8]) -> String {
 }
 
 /// `POST /api/v1/sync/upload`: consecutive records of one device, signed by it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadBatch {
     pub device_id: DeviceId,

@@ -23,6 +23,7 @@ const CREDIT_WEIGHTS: [u32; 17] = [
 ];
 
 /// A validated unified social credit code: 18 characters, check character correct.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CreditCode(String);
@@ -129,6 +130,7 @@ impl From<CreditCode> for String {
 // ---------------------------------------------------------------------------------------
 
 /// The risk zones inside a closed-loop plant.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Zone {
@@ -169,6 +171,7 @@ impl Zone {
 }
 
 /// What an enterprise can ask the task force for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HelpKind {
@@ -214,6 +217,7 @@ impl HelpKind {
 }
 
 /// A zero report (零报告: nothing abnormal, headcount only) or a full daily report (日报告).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
@@ -248,6 +252,7 @@ pub const MAX_HELP_TEXT: usize = 500;
 
 /// One supply line of a report as submitted: the item's key, the stock now and what was used
 /// since the last report (one day).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplyLineDraft {
     pub item: String,
@@ -258,9 +263,11 @@ pub struct SupplyLineDraft {
 
 /// A report as typed in a form or sent to the API, before validation. Numbers are signed so
 /// that a negative entry reaches the validator and gets its own message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportDraft {
     /// The Beijing date reported on, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
     pub date: String,
     pub kind: ReportKind,
     pub on_site: i64,
@@ -321,6 +328,7 @@ impl ReportDraft {
 }
 
 /// One supply line of a validated report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplyLine {
     pub item: String,
@@ -330,6 +338,7 @@ pub struct SupplyLine {
 
 /// A report that passed [`validate_report`]. A zero report has everyone in the green zone
 /// and nothing else to say.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub date: String,
@@ -577,6 +586,7 @@ pub fn is_late(date: &str, first_submitted_at: UnixSeconds, due: DueTime) -> boo
 }
 
 /// Where one enterprise stands for a day, as the task force's coverage counts it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayStatus {
@@ -615,6 +625,7 @@ pub fn report_status(kind: ReportKind, late: bool) -> DayStatus {
 }
 
 /// Coverage counts for a group of enterprises on one day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
     pub reported: u32,
@@ -639,6 +650,7 @@ impl Coverage {
 }
 
 /// Why a report puts its enterprise on the task force's abnormal list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Abnormality {
@@ -703,6 +715,7 @@ pub fn abnormalities(r: &Report) -> Vec<Abnormality> {
 // ---------------------------------------------------------------------------------------
 
 /// How an item's stock is counted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SupplyUnit {
@@ -742,6 +755,7 @@ pub fn supply_warning(cover: Option<f64>, threshold_days: u32) -> bool {
 // ---------------------------------------------------------------------------------------
 
 /// The steps of a risk-person notice, in order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskStep {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::pass::{CheckpointId, PassClass, PassNumber};
 
 /// Which way the truck crossed the gate.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -39,6 +40,7 @@ impl Direction {
 }
 
 /// The server's answer to an upload batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResult {
     /// Records stored now for the first time.
@@ -50,8 +52,10 @@ pub struct UploadResult {
 }
 
 /// One row of `GET /api/v1/usage/daily`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageRow {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub number: Option<PassNumber>,
     pub class: Option<PassClass>,
     pub checkpoint_id: CheckpointId,
@@ -62,6 +66,7 @@ pub struct UsageRow {
 }
 
 /// `GET /api/v1/usage/daily?date=YYYY-MM-DD`: the day (Beijing time) and its rows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailyUsage {
     pub date: String,

@@ -3,37 +3,44 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use axum::extract::State;
 use passgate_shared::anomaly::{Anomaly, AnomalyKind, PassFacts, find_anomalies};
 use passgate_shared::codec::decode_text;
 use passgate_shared::time::local_day_range;
 use passgate_shared::{CheckpointId, GateContext, PassNumber};
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::ApiQuery;
+use super::doc::{BodyRefusals, Refusals};
 use crate::auth::{Caller, ReadData};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/anomalies", get(anomalies))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(anomalies))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DayQuery {
+    /// The Beijing day, `YYYY-MM-DD`.
+    #[param(required = true, value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     date: Option<String>,
 }
 
 /// An anomaly with its Chinese name, as the bureau reads it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AnomalyView {
     #[serde(flatten)]
     pub anomaly: Anomaly,
     pub kind_name: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DayAnomalies {
     pub date: String,
     pub total: usize,
@@ -124,10 +131,23 @@ pub async fn day_anomalies(st: &AppState, date: &str) -> ApiResult<DayAnomalies>
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/anomalies",
+    tag = "anomalies",
+    summary = "The anomalies of one Beijing day",
+    params(DayQuery),
+    responses(
+        (status = 200, description = "The anomalies of the day", body = DayAnomalies),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn anomalies(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,
-    Query(q): Query<DayQuery>,
+    ApiQuery(q): ApiQuery<DayQuery>,
 ) -> ApiResult<Json<DayAnomalies>> {
     Ok(Json(
         day_anomalies(&st, q.date.as_deref().unwrap_or_default()).await?,

@@ -1,24 +1,27 @@
 //! `/checkpoints`: gates, inside or outside the zone.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use passgate_shared::EnterpriseId;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiJson;
+use super::doc::{BodyRefusals, Refusals};
 use super::enterprises::required_name;
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::{AppState, now};
 use crate::store::{Checkpoint, CheckpointKind, NewCheckpoint};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/checkpoints", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewCheckpointBody {
     name: Option<String>,
     inside_zone: Option<bool>,
@@ -26,6 +29,19 @@ struct NewCheckpointBody {
     kind: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/checkpoints",
+    tag = "checkpoints",
+    summary = "Register a checkpoint",
+    request_body = NewCheckpointBody,
+    responses(
+        (status = 201, description = "The checkpoint registered", body = Checkpoint),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn create(
     State(st): State<AppState>,
     _caller: Caller<OpsWrite>,
@@ -81,6 +97,17 @@ async fn create(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/checkpoints",
+    tag = "checkpoints",
+    summary = "List the checkpoints",
+    responses(
+        (status = 200, description = "Every checkpoint", body = Vec<Checkpoint>),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn list(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,

@@ -1,18 +1,21 @@
 //! Gate devices: one-time enrolment codes, enrolment, listing and revocation.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use passgate_shared::CheckpointId;
 use passgate_shared::keys::parse_public_key_b64;
 use passgate_shared::record::DeviceId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
 use super::enterprises::required_name;
 use super::passes::rfc3339;
+use super::{ApiJson, ApiPath};
 use crate::auth::{Caller, OpsWrite, hash_token, new_token};
 use crate::error::{ApiError, ApiResult};
 use crate::keyring::random_bytes;
@@ -24,12 +27,12 @@ pub const CODE_HOURS: u32 = 24;
 /// Letters and digits that cannot be mistaken for each other when read aloud or typed.
 const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/checkpoints/{id}/enrollment", post(new_code))
-        .route("/devices/enroll", post(enroll))
-        .route("/devices", get(list))
-        .route("/devices/{id}/revoke", post(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(new_code))
+        .routes(routes!(enroll))
+        .routes(routes!(list))
+        .routes(routes!(revoke))
 }
 
 /// A code's hash: the server never stores the code itself. Codes are normalised (upper case,
@@ -60,22 +63,38 @@ pub fn new_code_text() -> Result<String, crate::keyring::KeyError> {
         .join("-"))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct CodeRequest {
     valid_hours: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CodeResponse {
     code: String,
     checkpoint_id: CheckpointId,
     expires_at: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/checkpoints/{id}/enrollment",
+    tag = "devices",
+    summary = "Make an enrolment code",
+    params(("id" = u32, Path, description = "The checkpoint")),
+    request_body(content = Option<CodeRequest>, description = "Optional: the code's lifetime (default 24 h)"),
+    responses(
+        (status = 201, description = "A one-time enrolment code for a gate device of the checkpoint", body = CodeResponse),
+        (status = 404, description = "checkpoint not found", body = ErrorBody),
+        (status = 409, description = "the code could not be stored (retry)", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn new_code(
     State(st): State<AppState>,
     caller: Caller<OpsWrite>,
-    Path(id): Path<u32>,
+    ApiPath(id): ApiPath<u32>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<CodeResponse>)> {
     // The body is optional: none means the default lifetime.
@@ -128,14 +147,14 @@ async fn new_code(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EnrollRequest {
     code: Option<String>,
     public_key: Option<String>,
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EnrollResponse {
     device_id: DeviceId,
     checkpoint_id: CheckpointId,
@@ -145,6 +164,23 @@ struct EnrollResponse {
     bundle_keys: Vec<passgate_shared::IssuerKey>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/devices/enroll",
+    tag = "devices",
+    summary = "Enrol a gate device with a one-time code (no token)",
+    request_body = EnrollRequest,
+    responses(
+        (status = 201, description = "The device enrolled, with its API token (shown once)", body = EnrollResponse),
+        (status = 400, description = "A bad body", body = ErrorBody),
+        (status = 404, description = "Unknown code", body = ErrorBody),
+        (status = 409, description = "The code was used already", body = ErrorBody),
+        (status = 410, description = "The code expired", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts from this address", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+        BodyRefusals
+    ),
+)]
 async fn enroll(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<EnrollRequest>,
@@ -210,6 +246,17 @@ async fn enroll(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/devices",
+    tag = "devices",
+    summary = "List the gate devices",
+    responses(
+        (status = 200, description = "Every enrolled device", body = Vec<Device>),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn list(
     State(st): State<AppState>,
     _caller: Caller<OpsWrite>,
@@ -217,15 +264,31 @@ async fn list(
     Ok(Json(st.store.list_devices().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RevokeBody {
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/revoke",
+    tag = "devices",
+    summary = "Revoke a gate device",
+    params(("id" = u32, Path, description = "The device")),
+    request_body = RevokeBody,
+    responses(
+        (status = 200, description = "The device, revoked", body = Device),
+        (status = 404, description = "device not found", body = ErrorBody),
+        (status = 409, description = "the device is revoked already", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn revoke(
     State(st): State<AppState>,
     caller: Caller<OpsWrite>,
-    Path(id): Path<u32>,
+    ApiPath(id): ApiPath<u32>,
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> ApiResult<Json<Device>> {
     let reason = required_name("reason", body.reason.as_deref(), 200)

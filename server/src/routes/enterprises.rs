@@ -1,22 +1,25 @@
 //! `/enterprises`: the key enterprises passes serve.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 use crate::store::Enterprise;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/enterprises", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewEnterprise {
     name: Option<String>,
 }
@@ -40,6 +43,20 @@ pub fn required_name(
     Ok(v.to_owned())
 }
 
+#[utoipa::path(
+    post,
+    path = "/enterprises",
+    tag = "enterprises",
+    summary = "Register a key enterprise",
+    request_body = NewEnterprise,
+    responses(
+        (status = 201, description = "The enterprise registered", body = Enterprise),
+        (status = 409, description = "an enterprise of this name exists", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn create(
     State(st): State<AppState>,
     _caller: Caller<OpsWrite>,
@@ -51,6 +68,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(e)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/enterprises",
+    tag = "enterprises",
+    summary = "List the key enterprises",
+    responses(
+        (status = 200, description = "Every enterprise", body = Vec<Enterprise>),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn list(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,

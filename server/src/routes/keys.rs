@@ -4,46 +4,71 @@
 //! signed after its next sync), and re-issue the live passes of a compromised key. The rules
 //! are in [`crate::signing`].
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use passgate_shared::{IssuerKey, KeyId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
 use super::passes::PassView;
+use super::{ApiJson, ApiPath};
 use crate::auth::{AdminOnly, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::signing::{reissue_compromised, rotate, set_key_status, status_change};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/keys", get(keys))
-        .route("/keys/rotate", post(rotate_key))
-        .route("/keys/{id}/status", post(set_status))
-        .route("/keys/{id}/reissue", post(reissue))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(keys))
+        .routes(routes!(rotate_key))
+        .routes(routes!(set_status))
+        .routes(routes!(reissue))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Keys {
     keys: Vec<IssuerKey>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "keys",
+    summary = "The public issuer keys",
+    responses(
+        (status = 200, description = "The issuer public keys (no token needed)", body = Keys),
+        (status = 500, description = "Server error", body = ErrorBody)
+    ),
+)]
 async fn keys(State(st): State<AppState>) -> ApiResult<Json<Keys>> {
     Ok(Json(Keys {
         keys: st.store.list_issuer_keys().await?,
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Rotated {
     /// The new issuer key, which signs from now on.
     key: IssuerKey,
     keys: Vec<IssuerKey>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/keys/rotate",
+    tag = "keys",
+    summary = "Rotate the issuer key",
+    responses(
+        (status = 201, description = "The new key, which signs from now on, and all keys", body = Rotated),
+        (status = 409, description = "another rotation came first, or every key number (1–255) is used", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin"])),
+)]
 async fn rotate_key(
     State(st): State<AppState>,
     caller: Caller<AdminOnly>,
@@ -58,15 +83,33 @@ async fn rotate_key(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StatusBody {
+    /// `retired` or `compromised`.
+    #[schema(value_type = String, pattern = r"^\s*(retired|compromised)\s*$")]
     status: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/keys/{id}/status",
+    tag = "keys",
+    summary = "Retire a key or mark it compromised",
+    params(("id" = u8, Path, maximum = 255, description = "The issuer key id")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "All keys, after the change", body = Keys),
+        (status = 404, description = "key not found", body = ErrorBody),
+        (status = 409, description = "the change is not allowed from the key's status", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin"])),
+)]
 async fn set_status(
     State(st): State<AppState>,
     caller: Caller<AdminOnly>,
-    Path(id): Path<u8>,
+    ApiPath(id): ApiPath<u8>,
     ApiJson(body): ApiJson<StatusBody>,
 ) -> ApiResult<Json<Keys>> {
     let status =
@@ -78,7 +121,7 @@ async fn set_status(
 }
 
 /// The answer of a re-issue: every pass signed again, to reprint.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Reissue {
     from_key: u8,
     to_key: u8,
@@ -86,10 +129,24 @@ struct Reissue {
     passes: Vec<PassView>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/keys/{id}/reissue",
+    tag = "keys",
+    summary = "Re-issue the live passes of a compromised key",
+    params(("id" = u8, Path, maximum = 255, description = "The issuer key id")),
+    responses(
+        (status = 200, description = "The passes signed again", body = Reissue),
+        (status = 404, description = "key not found", body = ErrorBody),
+        (status = 409, description = "the key is not compromised, or no key is active", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin"])),
+)]
 async fn reissue(
     State(st): State<AppState>,
     caller: Caller<AdminOnly>,
-    Path(id): Path<u8>,
+    ApiPath(id): ApiPath<u8>,
 ) -> ApiResult<Json<Reissue>> {
     let done = reissue_compromised(&st, KeyId(id), caller.name()).await?;
     Ok(Json(Reissue {

@@ -1,10 +1,9 @@
 //! `/passes`: issue, list, show, print (QR) and revoke.
 
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use passgate_shared::pass::MAX_DWELL_MINUTES;
 use passgate_shared::time::LOCAL_OFFSET_SECONDS;
@@ -13,8 +12,12 @@ use passgate_shared::{
     PassClass, PassNumber, Plate, Route, Validity,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::{Caller, OpsWrite, ReadData};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::metrics::Metrics;
@@ -26,18 +29,18 @@ use crate::store::{PassFilter, PassRecord, PassStatus};
 /// Longest validity a pass may have, in days.
 pub const MAX_VALIDITY_DAYS: i64 = 90;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/passes", get(list).post(issue))
-        .route("/passes/{number}", get(show))
-        .route("/passes/{number}/qr.png", get(qr_png))
-        .route("/passes/{number}/qr.svg", get(qr_svg))
-        .route("/passes/{number}/revoke", post(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, issue))
+        .routes(routes!(show))
+        .routes(routes!(qr_png))
+        .routes(routes!(qr_svg))
+        .routes(routes!(revoke))
 }
 
 /// The request body of `POST /passes`. Every field is optional here so that every missing
 /// or bad field is reported at once, not just the first.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewPass {
     pub class: Option<String>,
     pub plate: Option<String>,
@@ -57,7 +60,7 @@ pub struct NewPass {
 }
 
 /// A pass as the API shows it: masked crew and masked phone only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PassView {
     pub number: String,
     pub status: PassStatus,
@@ -535,6 +538,21 @@ pub fn sign_record(
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/passes",
+    tag = "passes",
+    summary = "Issue a pass",
+    request_body = NewPass,
+    responses(
+        (status = 201, description = "The pass issued and signed", body = PassView),
+        (status = 404, description = "enterprise or checkpoint not found", body = ErrorBody),
+        (status = 409, description = "no key may sign now (the active one is compromised), or the number range is used up", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn issue(
     State(st): State<AppState>,
     caller: Caller<OpsWrite>,
@@ -545,7 +563,8 @@ async fn issue(
     Ok((StatusCode::CREATED, Json(PassView::from(&record))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     class: Option<String>,
     plate: Option<String>,
@@ -554,7 +573,7 @@ struct ListQuery {
     offset: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PassList {
     total: u64,
     limit: u32,
@@ -562,10 +581,23 @@ struct PassList {
     passes: Vec<PassView>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/passes",
+    tag = "passes",
+    summary = "List passes",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of passes, newest first", body = PassList),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn list(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<PassList>> {
     let mut errors = Vec::new();
     let class = q.class.as_deref().filter(|s| !s.is_empty()).and_then(|c| {
@@ -619,43 +651,98 @@ async fn find(st: &AppState, number: &str) -> ApiResult<PassRecord> {
         .ok_or(ApiError::NotFound("pass"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/passes/{number}",
+    tag = "passes",
+    summary = "One pass",
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
+    responses(
+        (status = 200, description = "The pass", body = PassView),
+        (status = 404, description = "pass not found", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn show(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<PassView>> {
     Ok(Json(PassView::from(&find(&st, &number).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/passes/{number}/qr.png",
+    tag = "passes",
+    summary = "The pass's QR code as PNG",
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
+    responses(
+        (status = 200, description = "The pass's QR code", content_type = "image/png", body = Vec<u8>),
+        (status = 404, description = "pass not found", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn qr_png(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let p = find(&st, &number).await?;
     let png = crate::qr::png(&p.qr_text, 10).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png))
 }
 
+#[utoipa::path(
+    get,
+    path = "/passes/{number}/qr.svg",
+    tag = "passes",
+    summary = "The pass's QR code as SVG",
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
+    responses(
+        (status = 200, description = "The pass's QR code", content_type = "image/svg+xml", body = String),
+        (status = 404, description = "pass not found", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops", "transport"])),
+)]
 async fn qr_svg(
     State(st): State<AppState>,
     _caller: Caller<ReadData>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let p = find(&st, &number).await?;
     let svg = crate::qr::svg(&p.qr_text, 50).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RevokeBody {
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/passes/{number}/revoke",
+    tag = "passes",
+    summary = "Revoke a pass",
+    params(("number" = String, Path, pattern = r"^\s*[0-9]{12}\s*$", description = "The pass number: 12 digits")),
+    request_body = RevokeBody,
+    responses(
+        (status = 200, description = "The pass, revoked", body = PassView),
+        (status = 404, description = "pass not found", body = ErrorBody),
+        (status = 409, description = "the pass is revoked already", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops"])),
+)]
 async fn revoke(
     State(st): State<AppState>,
     caller: Caller<OpsWrite>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> ApiResult<Json<PassView>> {
     let reason = super::enterprises::required_name("reason", body.reason.as_deref(), 200)

@@ -10,10 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use passgate_shared::reporting::{
     Abnormality, CONSUMPTION_WINDOW, Coverage, DayStatus, FieldProblem, HelpKind, ReportDraft,
     RiskStep, SupplyUnit, abnormalities, check_risk_subject, days_of_cover, supply_warning,
@@ -22,8 +21,12 @@ use passgate_shared::reporting::{
 use passgate_shared::time::{local_day, local_day_range};
 use passgate_shared::{EnterpriseId, Lang, UnixSeconds};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::audit::{self, Action};
 use crate::auth::{Allowed, Caller, ProfileRead, ReportFile, ReportRead, TaskforceRead};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -34,21 +37,21 @@ use crate::store::reporting::{
 };
 use crate::store::{Role, StoreResult};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/reports", get(list))
-        .route("/reports/supply-items", get(items))
-        .route("/reports/teams", get(teams))
-        .route("/reports/overview", get(overview))
-        .route("/reports/enterprises/{id}", post(file))
-        .route("/reports/enterprises/{id}/days/{date}", get(day))
-        .route("/reports/enterprises/{id}/prefill", get(prefill))
-        .route("/reports/enterprises/{id}/supplies", get(supplies))
-        .route("/reports/enterprises/{id}/profile", get(profile))
-        .route("/reports/enterprises/{id}/risk-cases", post(open_risk_case))
-        .route("/reports/risk-cases", get(risk_cases))
-        .route("/reports/risk-cases/{id}", get(risk_case))
-        .route("/reports/risk-cases/{id}/steps", post(record_step))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(items))
+        .routes(routes!(teams))
+        .routes(routes!(overview))
+        .routes(routes!(file))
+        .routes(routes!(day))
+        .routes(routes!(prefill))
+        .routes(routes!(supplies))
+        .routes(routes!(profile))
+        .routes(routes!(open_risk_case))
+        .routes(routes!(risk_cases))
+        .routes(routes!(risk_case))
+        .routes(routes!(record_step))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -114,7 +117,7 @@ pub async fn submit(
 }
 
 /// One item's stock and days of cover for an enterprise.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SupplyCover {
     pub item: String,
     pub name_zh: String,
@@ -177,7 +180,7 @@ pub async fn supply_cover(
 }
 
 /// An abnormality with its messages, as the task force reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AbnormalityView {
     #[serde(flatten)]
     pub abnormality: Abnormality,
@@ -196,7 +199,7 @@ impl From<Abnormality> for AbnormalityView {
 }
 
 /// One enterprise's day in the overview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OverviewEntry {
     pub enterprise_id: EnterpriseId,
     pub enterprise: String,
@@ -209,7 +212,7 @@ pub struct OverviewEntry {
 }
 
 /// Coverage of one team (or of the enterprises without a team: `team_id` null).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamCoverage {
     pub team_id: Option<i64>,
     pub team: String,
@@ -219,7 +222,7 @@ pub struct TeamCoverage {
 
 /// The task force's view of one day: coverage per team and in all, and the entries (the
 /// abnormal ones are those with abnormalities).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DayOverview {
     pub date: String,
     /// The due time now configured (`HH:MM`). Lateness itself was fixed when each report
@@ -306,7 +309,7 @@ pub async fn day_overview(
 
 /// A risk case as the API and the console show it: with its open step and whether that is
 /// overdue now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RiskCaseView {
     #[serde(flatten)]
     pub case: RiskCase,
@@ -355,7 +358,7 @@ fn text_field(
 }
 
 /// What opening a risk case takes, as a form or JSON sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct OpenCaseForm {
     pub subject: Option<String>,
     pub owner: Option<String>,
@@ -408,7 +411,7 @@ pub async fn open_case(
 }
 
 /// Recording a step, as a form or JSON sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct StepForm {
     /// 2–7.
     pub step: Option<u8>,
@@ -535,7 +538,7 @@ async fn reachable<A: Allowed>(
 }
 
 /// A stored report with its status and abnormalities.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportView {
     #[serde(flatten)]
     pub stored: StoredReport,
@@ -556,10 +559,27 @@ impl From<StoredReport> for ReportView {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/reports/enterprises/{id}",
+    tag = "reports",
+    summary = "File or edit a daily or zero report",
+    params(("id" = u32, Path, description = "The enterprise")),
+    request_body = ReportDraft,
+    responses(
+        (status = 201, description = "The report filed (version 1)", body = ReportView),
+        (status = 200, description = "The report edited (a new version)", body = ReportView),
+        (status = 404, description = "enterprise not found", body = ErrorBody),
+        (status = 409, description = "the report conflicts with the stored one", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise"])),
+)]
 async fn file(
     State(st): State<AppState>,
     caller: Caller<ReportFile>,
-    Path(id): Path<u32>,
+    ApiPath(id): ApiPath<u32>,
     ApiJson(draft): ApiJson<ReportDraft>,
 ) -> ApiResult<(StatusCode, Json<ReportView>)> {
     let ent = reachable(&st, &caller, id).await?;
@@ -576,7 +596,7 @@ async fn file(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DayView {
     enterprise_id: EnterpriseId,
     date: String,
@@ -585,10 +605,24 @@ struct DayView {
     versions: Vec<ReportView>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/enterprises/{id}/days/{date}",
+    tag = "reports",
+    summary = "One day's report",
+    params(("id" = u32, Path, description = "The enterprise"), ("date" = String, Path, pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$", description = "YYYY-MM-DD (Beijing)")),
+    responses(
+        (status = 200, description = "The day's report with every version", body = DayView),
+        (status = 404, description = "enterprise or report not found", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn day(
     State(st): State<AppState>,
     caller: Caller<ReportRead>,
-    Path((id, date)): Path<(u32, String)>,
+    ApiPath((id, date)): ApiPath<(u32, String)>,
 ) -> ApiResult<Json<DayView>> {
     let ent = reachable(&st, &caller, id).await?;
     let date = date_param("date", Some(&date))?;
@@ -605,9 +639,14 @@ async fn day(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The first Beijing day, `YYYY-MM-DD`; `to` when absent.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     from: Option<String>,
+    /// The last Beijing day, `YYYY-MM-DD`; today when absent. At most 62 days in all.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     to: Option<String>,
     enterprise: Option<u32>,
     team: Option<i64>,
@@ -616,10 +655,23 @@ struct ListQuery {
 /// The longest range `GET /reports` lists at once.
 const MAX_LIST_DAYS: i64 = 62;
 
+#[utoipa::path(
+    get,
+    path = "/reports",
+    tag = "reports",
+    summary = "List daily reports",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The reports of the range (at most 62 days)", body = Vec<ReportView>),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn list(
     State(st): State<AppState>,
     caller: Caller<ReportRead>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<ReportView>>> {
     let to = date_param("to", q.to.as_deref())?;
     let from = match q.from.as_deref() {
@@ -649,12 +701,15 @@ async fn list(
     Ok(Json(reports.into_iter().map(ReportView::from).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DateQuery {
+    /// The Beijing day, `YYYY-MM-DD`; today when absent.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     date: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Prefill {
     enterprise_id: EnterpriseId,
     date: String,
@@ -667,11 +722,25 @@ struct Prefill {
     help_kinds: Vec<HelpKind>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/enterprises/{id}/prefill",
+    tag = "reports",
+    summary = "A report form's prefill",
+    params(("id" = u32, Path, description = "The enterprise"), DateQuery),
+    responses(
+        (status = 200, description = "What a new report starts from", body = Prefill),
+        (status = 404, description = "enterprise not found", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn prefill(
     State(st): State<AppState>,
     caller: Caller<ReportRead>,
-    Path(id): Path<u32>,
-    Query(q): Query<DateQuery>,
+    ApiPath(id): ApiPath<u32>,
+    ApiQuery(q): ApiQuery<DateQuery>,
 ) -> ApiResult<Json<Prefill>> {
     let ent = reachable(&st, &caller, id).await?;
     let date = date_param("date", q.date.as_deref())?;
@@ -696,18 +765,32 @@ async fn prefill(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SupplyView {
     enterprise_id: EnterpriseId,
     date: String,
     items: Vec<SupplyCover>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/enterprises/{id}/supplies",
+    tag = "reports",
+    summary = "Supplies' days of cover",
+    params(("id" = u32, Path, description = "The enterprise"), DateQuery),
+    responses(
+        (status = 200, description = "Days of cover per supply item", body = SupplyView),
+        (status = 404, description = "enterprise not found", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn supplies(
     State(st): State<AppState>,
     caller: Caller<ReportRead>,
-    Path(id): Path<u32>,
-    Query(q): Query<DateQuery>,
+    ApiPath(id): ApiPath<u32>,
+    ApiQuery(q): ApiQuery<DateQuery>,
 ) -> ApiResult<Json<SupplyView>> {
     let ent = reachable(&st, &caller, id).await?;
     let date = date_param("date", q.date.as_deref())?;
@@ -718,7 +801,7 @@ async fn supplies(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProfileView {
     #[serde(flatten)]
     profile: EnterpriseProfile,
@@ -726,10 +809,23 @@ struct ProfileView {
     grids: Vec<Grid>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/enterprises/{id}/profile",
+    tag = "reports",
+    summary = "An enterprise's profile",
+    params(("id" = u32, Path, description = "The enterprise")),
+    responses(
+        (status = 200, description = "The enterprise's reporting profile", body = ProfileView),
+        (status = 404, description = "enterprise not found", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "ops", "taskforce", "enterprise"])),
+)]
 async fn profile(
     State(st): State<AppState>,
     caller: Caller<ProfileRead>,
-    Path(id): Path<u32>,
+    ApiPath(id): ApiPath<u32>,
 ) -> ApiResult<Json<ProfileView>> {
     let profile = reachable(&st, &caller, id).await?;
     let team = match profile.team_id {
@@ -743,6 +839,17 @@ async fn profile(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/supply-items",
+    tag = "reports",
+    summary = "The supply items",
+    responses(
+        (status = 200, description = "Every supply item", body = Vec<SupplyItem>),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn items(
     State(st): State<AppState>,
     _caller: Caller<ReportRead>,
@@ -750,6 +857,17 @@ async fn items(
     Ok(Json(st.store.supply_items().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/teams",
+    tag = "reports",
+    summary = "The task force's supervision teams",
+    responses(
+        (status = 200, description = "Every supervision team", body = Vec<Team>),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "taskforce"])),
+)]
 async fn teams(
     State(st): State<AppState>,
     _caller: Caller<TaskforceRead>,
@@ -757,16 +875,33 @@ async fn teams(
     Ok(Json(st.store.list_teams().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OverviewQuery {
+    /// The Beijing day, `YYYY-MM-DD`; today when absent.
+    #[param(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")]
     date: Option<String>,
     team: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/overview",
+    tag = "reports",
+    summary = "The task force's day overview",
+    params(OverviewQuery),
+    responses(
+        (status = 200, description = "Every enterprise's state that day", body = DayOverview),
+        (status = 404, description = "supervision team not found", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "taskforce"])),
+)]
 async fn overview(
     State(st): State<AppState>,
     _caller: Caller<TaskforceRead>,
-    Query(q): Query<OverviewQuery>,
+    ApiQuery(q): ApiQuery<OverviewQuery>,
 ) -> ApiResult<Json<DayOverview>> {
     let date = date_param("date", q.date.as_deref())?;
     if let Some(t) = q.team
@@ -777,10 +912,26 @@ async fn overview(
     Ok(Json(day_overview(&st, &date, q.team).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/reports/enterprises/{id}/risk-cases",
+    tag = "reports",
+    summary = "Open a risk-person notice case",
+    params(("id" = u32, Path, description = "The enterprise")),
+    request_body = OpenCaseForm,
+    responses(
+        (status = 201, description = "The case opened", body = RiskCaseView),
+        (status = 404, description = "enterprise not found", body = ErrorBody),
+        (status = 409, description = "the step is not allowed now", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise"])),
+)]
 async fn open_risk_case(
     State(st): State<AppState>,
     caller: Caller<ReportFile>,
-    Path(id): Path<u32>,
+    ApiPath(id): ApiPath<u32>,
     ApiJson(form): ApiJson<OpenCaseForm>,
 ) -> ApiResult<(StatusCode, Json<RiskCaseView>)> {
     let ent = reachable(&st, &caller, id).await?;
@@ -803,20 +954,49 @@ async fn reachable_case<A: Allowed>(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/risk-cases/{id}",
+    tag = "reports",
+    summary = "One risk case",
+    params(("id" = i64, Path, description = "The risk case")),
+    responses(
+        (status = 200, description = "The case", body = RiskCaseView),
+        (status = 404, description = "risk case not found", body = ErrorBody),
+        Refusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn risk_case(
     State(st): State<AppState>,
     caller: Caller<ReportRead>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<RiskCaseView>> {
     let case = reachable_case(&st, &caller, id).await?;
     let settings = st.store.reporting_settings().await?;
     Ok(Json(case_view(case, &settings, now())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/reports/risk-cases/{id}/steps",
+    tag = "reports",
+    summary = "Record a step of a risk case",
+    params(("id" = i64, Path, description = "The risk case")),
+    request_body = StepForm,
+    responses(
+        (status = 200, description = "The case after the step", body = RiskCaseView),
+        (status = 404, description = "risk case not found", body = ErrorBody),
+        (status = 409, description = "the step is out of order or the case is closed", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise"])),
+)]
 async fn record_step(
     State(st): State<AppState>,
     caller: Caller<ReportFile>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(form): ApiJson<StepForm>,
 ) -> ApiResult<Json<RiskCaseView>> {
     reachable_case(&st, &caller, id).await?;
@@ -827,7 +1007,8 @@ async fn record_step(
     Ok(Json(case_view(case, &settings, at)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CaseQuery {
     enterprise: Option<u32>,
     team: Option<i64>,
@@ -837,10 +1018,23 @@ struct CaseQuery {
     overdue: Option<bool>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/risk-cases",
+    tag = "reports",
+    summary = "List risk cases",
+    params(CaseQuery),
+    responses(
+        (status = 200, description = "The cases", body = Vec<RiskCaseView>),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "enterprise", "taskforce"])),
+)]
 async fn risk_cases(
     State(st): State<AppState>,
     caller: Caller<ReportRead>,
-    Query(q): Query<CaseQuery>,
+    ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> ApiResult<Json<Vec<RiskCaseView>>> {
     let enterprise = enterprise_scope(&caller, q.enterprise)?;
     let filter = RiskCaseFilter {

@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use passgate_shared::bundle::RevocationSet;
 use passgate_shared::bundle_file::{encode_delta, encode_snapshot};
 use passgate_shared::keys::parse_public_key_b64;
@@ -17,17 +16,21 @@ use passgate_shared::record::{UploadBatch, check_batch_sealed};
 use passgate_shared::sync::UploadResult;
 use passgate_shared::{Bundle, CheckpointInfo};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::ApiJson;
+use super::doc::{BodyRefusals, ErrorBody, Refusals};
+use super::{ApiJson, ApiQuery};
 use crate::auth::{BundleRead, Caller, GateUpload};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::state::{AppState, now};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sync/bundle", get(bundle))
-        .route("/sync/upload", post(upload))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(bundle))
+        .routes(routes!(upload))
 }
 
 /// The current bundle. The version is read first, so the data that follows is at least as
@@ -134,15 +137,29 @@ pub async fn bundle_file(st: &AppState, since: Option<u64>) -> ApiResult<Bytes> 
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BundleQuery {
     since: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/sync/bundle",
+    tag = "sync",
+    summary = "Download the trust bundle (docs/sync-protocol.md)",
+    params(BundleQuery),
+    responses(
+        (status = 200, description = "The signed bundle file: a snapshot, or a delta from `since`", content_type = "application/octet-stream", body = Vec<u8>),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "ops", "checkpoint"])),
+)]
 async fn bundle(
     State(st): State<AppState>,
     caller: Caller<BundleRead>,
-    Query(q): Query<BundleQuery>,
+    ApiQuery(q): ApiQuery<BundleQuery>,
 ) -> ApiResult<impl IntoResponse> {
     // The version read before building: the file served is at least this new.
     let version = st.store.bundle_version().await?;
@@ -156,6 +173,20 @@ async fn bundle(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
+#[utoipa::path(
+    post,
+    path = "/sync/upload",
+    tag = "sync",
+    summary = "Upload a signed, chained batch of gate records (docs/sync-protocol.md)",
+    request_body = UploadBatch,
+    responses(
+        (status = 200, description = "What was stored", body = UploadResult),
+        (status = 404, description = "device not found", body = ErrorBody),
+        Refusals,
+        BodyRefusals
+    ),
+    security(("bearer" = ["admin", "checkpoint"])),
+)]
 async fn upload(
     State(st): State<AppState>,
     caller: Caller<GateUpload>,

@@ -137,7 +137,7 @@ impl std::fmt::Display for EnrollFailure {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Enterprise {
     pub id: EnterpriseId,
     pub name: String,
@@ -145,7 +145,7 @@ pub struct Enterprise {
 }
 
 /// Kinds of checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckpointKind {
     EnterpriseGate,
@@ -169,7 +169,7 @@ impl CheckpointKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Checkpoint {
     pub id: CheckpointId,
     pub name: String,
@@ -188,7 +188,7 @@ pub struct NewCheckpoint {
 }
 
 /// Pass status on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PassStatus {
     Active,
@@ -328,7 +328,7 @@ pub struct TokenRecord {
 }
 
 /// Where a gate device stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     Active,
@@ -353,7 +353,7 @@ impl DeviceStatus {
 }
 
 /// An enrolled gate device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: DeviceId,
     pub checkpoint_id: CheckpointId,

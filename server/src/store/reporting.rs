@@ -30,7 +30,7 @@ use super::sql::{
 use super::{Enterprise, Role, SqlStore, StoreError, StoreResult, TokenRecord};
 
 /// A supervision team (督导组) of the task force; each key enterprise belongs to one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Team {
     pub id: i64,
     /// Unique, e.g. 督导一组.
@@ -49,7 +49,7 @@ pub struct NewTeam {
 
 /// A key enterprise with its reporting profile. Every profile field is optional, so
 /// enterprises registered before reporting existed stay valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EnterpriseProfile {
     pub enterprise: Enterprise,
     /// The unified social credit code (统一社会信用代码), unique across enterprises.
@@ -76,7 +76,7 @@ pub struct ProfileUpdate {
 }
 
 /// A grid (网格) of one zone of an enterprise, with its grid leader (网格长).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Grid {
     pub id: i64,
     pub enterprise_id: EnterpriseId,
@@ -97,7 +97,7 @@ pub struct NewGrid {
 
 /// A supply item a report can list. Inactive items stay so old reports keep their names,
 /// but new reports may not list them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SupplyItem {
     /// Stable key used in reports and the API (`masks`, `food`, …).
     pub key: String,
@@ -173,7 +173,7 @@ impl ReportingSettings {
 }
 
 /// One version of an enterprise's report for a day, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StoredReport {
     pub id: i64,
     pub enterprise_id: EnterpriseId,
@@ -218,7 +218,7 @@ impl DayEntry {
 }
 
 /// Vehicles through an enterprise's own checkpoints on one Beijing day (accepted scans).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VehicleCounts {
     pub vehicles_in: u32,
     pub vehicles_out: u32,
@@ -234,7 +234,7 @@ pub struct SupplyLevel {
 }
 
 /// One recorded step of a risk case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RiskStepRecord {
     pub step: RiskStep,
     pub done_at: UnixSeconds,
@@ -245,7 +245,7 @@ pub struct RiskStepRecord {
 }
 
 /// A risk-person notice case with its recorded steps (oldest first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RiskCase {
     pub id: i64,
     pub enterprise_id: EnterpriseId,
