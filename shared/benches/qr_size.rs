@@ -1,9 +1,10 @@
 //! QR size per pass class at error-correction level Q, as the server renders passes
 //! (`QrCode::with_error_correction_level(text, EcLevel::Q)`, the crate choosing the segment
-//! modes). For each class: the sample pass of the test vectors, and the largest pass the
-//! issuing rules allow (a new-energy plate, two crew names of 20 characters, for long haul
-//! the most checkpoints a route may list, and every id at its largest). Goal: version ≤ 9,
-//! so a pass printed at 4 cm still has modules of about 0.7 mm.
+//! modes). For each class, three passes: the sample pass of the test vectors; a large pass of
+//! a large zone (a new-energy plate, two crew names of 6 characters, ids up to 99,999, for
+//! long haul 8 checkpoints on the route); and the largest pass the issuing rules allow (names
+//! of 20 characters, every id at `u32::MAX`, the most checkpoints a route may list). Goal:
+//! version ≤ 9, so a pass printed at 4 cm still has modules of about 0.7 mm.
 //!
 //! ```text
 //! cargo bench -p passgate-shared --bench qr_size
@@ -27,26 +28,26 @@ fn version(text: &str) -> i16 {
     }
 }
 
-/// The largest pass of `sample`'s class the rules allow.
-fn largest(sample: &Pass) -> Pass {
+/// A pass of `sample`'s class made large: a new-energy plate, two crew names of
+/// `name_chars` characters, every id at `id` or below it, and for long haul `route`
+/// checkpoints on the route.
+fn grown(sample: &Pass, name_chars: usize, id: u32, route: usize) -> Pass {
     let mut p = sample.clone();
     p.number = PassNumber::parse("659001999999").unwrap();
     p.key_id = KeyId(u8::MAX);
-    p.plate = Plate::parse("新AD123456").unwrap_or_else(|_| Plate::parse("新AD12345").unwrap());
+    p.plate = Plate::parse("新AD12345").unwrap();
     let long = "阿卜杜热合曼·买买提艾力江·吐尔逊巴拉提";
-    let name = MaskedName::mask(&long.chars().take(20).collect::<String>()).unwrap();
+    let name = MaskedName::mask(&long.chars().take(name_chars).collect::<String>()).unwrap();
     p.crew = Crew {
         driver: name.clone(),
         co_driver: Some(name),
     };
-    p.enterprise = EnterpriseId(u32::MAX);
+    p.enterprise = EnterpriseId(id);
     if p.class == PassClass::LongHaul {
         p.route = Route {
             origin: p.route.origin,
             destination: p.route.destination,
-            checkpoints: (0..MAX_ROUTE_CHECKPOINTS as u32)
-                .map(|i| CheckpointId(u32::MAX - i))
-                .collect(),
+            checkpoints: (0..route as u32).map(|i| CheckpointId(id - i)).collect(),
         };
     }
     if p.class == PassClass::LoadUnloadLeave {
@@ -58,26 +59,40 @@ fn largest(sample: &Pass) -> Pass {
 
 fn main() {
     let key = test_key();
-    println!("| class | sample pass: chars, version | largest pass: chars, version |");
-    println!("|---|---|---|");
+    println!(
+        "| class | sample pass | large zone: 8 checkpoints, ids ≤ 99,999, 6-character names | largest the rules allow: {MAX_ROUTE_CHECKPOINTS} checkpoints, ids at u32::MAX, 20-character names |"
+    );
+    println!("|---|---|---|---|");
     for sample in sample_passes() {
-        let big = largest(&sample);
-        let (s, b) = (
-            sign_to_text(&sample, &key).unwrap(),
-            sign_to_text(&big, &key).unwrap(),
-        );
-        let (vs, vb) = (version(&s), version(&b));
+        let tiers = [
+            sample.clone(),
+            grown(&sample, 6, 99_999, 8),
+            grown(&sample, 20, u32::MAX, MAX_ROUTE_CHECKPOINTS),
+        ];
+        let t: Vec<(usize, i16)> = tiers
+            .iter()
+            .map(|p| {
+                let text = sign_to_text(p, &key).unwrap();
+                (text.chars().count(), version(&text))
+            })
+            .collect();
         let class = sample.class.as_str();
+        let cell = |(chars, v): (usize, i16)| format!("V{v} ({chars} chars)");
         println!(
-            "| {class} | {}, V{vs} | {}, V{vb} |",
-            s.chars().count(),
-            b.chars().count()
+            "| {class} | {} | {} | {} |",
+            cell(t[0]),
+            cell(t[1]),
+            cell(t[2])
         );
+        let met = |v: i16| if v <= 9 { "yes" } else { "**no**" };
         println!(
-            "FIGURE | QR version at level Q, {class} | — | sample pass V{vs} ({} chars), largest allowed V{vb} ({} chars) | ≤ 9 | {} |",
-            s.chars().count(),
-            b.chars().count(),
-            if vb <= 9 { "yes" } else { "**no**" }
+            "FIGURE | QR version at level Q, {class}: sample / large zone / largest allowed | — | {} / {} / {} | ≤ 9 | {} / {} / {} |",
+            cell(t[0]),
+            cell(t[1]),
+            cell(t[2]),
+            met(t[0].1),
+            met(t[1].1),
+            met(t[2].1)
         );
     }
 }
