@@ -3,7 +3,9 @@
 //! entries), measured in the same run.
 //!
 //! A real server issues a pass; a first gate enrols (small bundle). Then 1,000,000 revoked
-//! passes are written straight into the server's SQLite file (issuing them through the API
+//! passes, spread over four areas (about one number in four of each area's serials, so the
+//! revocation set cannot shrink to a few runs), are written straight into the server's
+//! SQLite file (issuing them through the API
 //! would take an hour and measure nothing of the gate), the bundle version is bumped, and a
 //! second gate enrols and receives the large bundle. Each gate then runs `scan` (the
 //! long-running scanner mode a gate uses all day), decides the pass once, and the peak
@@ -72,12 +74,12 @@ fn main() {
         route_checkpoints, cargo, valid_from, valid_until, max_dwell_minutes, key_id, qr_text, \
         status, revoked_at, revoke_reason, created_at, created_by, crew_phone_masked, \
         crew_phone_sealed, revoked_version";
-    let half = REVOCATIONS / 2;
     let sql = format!(
         "BEGIN; \
          WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {last}) \
          INSERT INTO passes ({columns}) \
-         SELECT CASE WHEN i < {half} THEN '410102' ELSE '410105' END || printf('%06d', i % {half}), \
+         SELECT CASE i % 4 WHEN 0 THEN '410102' WHEN 1 THEN '410105' WHEN 2 THEN '140502' \
+           ELSE '410103' END || printf('%06d', (i / 4) * 4 + (i / 4) % 3), \
            p.class, p.plate, p.driver_name, p.driver_masked, p.driver_id_hash, p.co_driver_name, \
            p.co_driver_masked, p.enterprise_id, p.origin, p.destination, p.route_checkpoints, \
            p.cargo, p.valid_from, p.valid_until, p.max_dwell_minutes, p.key_id, p.qr_text, \
