@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use passgate_shared::sync::Direction;
-use passgate_tests::{Backend, Server, SimGate, TestDatabase, now, rfc3339};
+use passgate_tests::{Backend, Server, SimGate, TestDatabase, create_token_with, now, rfc3339};
 use serde_json::json;
 
 const RECORDS_PER_BATCH: usize = 10;
@@ -102,11 +102,13 @@ fn bench(backend: Backend, conns: usize, secs: u64) {
         Backend::Postgres => "PostgreSQL",
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut args = db.args();
-    args.extend(["--token-rate-limit".into(), "0".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let db_args = db.args();
+    let db_args: Vec<&str> = db_args.iter().map(String::as_str).collect();
+    let mut args = db_args.clone();
+    args.extend(["--token-rate-limit", "0"]);
     let server = Server::start_with(dir.path(), "127.0.0.1:0", &args).unwrap();
-    let ops = server.api(&server.token("ops", "bench ops", None).unwrap());
+    let ops =
+        server.api(&create_token_with(dir.path(), &db_args, "ops", "bench ops", None).unwrap());
     let enterprise = ops
         .create("/enterprises", &json!({"name": "基准企业"}))
         .unwrap()["id"]
