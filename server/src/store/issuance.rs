@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use passgate_shared::{DivisionCode, KeyId, PassNumber, UnixSeconds};
 
-use super::sql::{corrupt, pass_row, unique_to_conflict};
+use super::sql::{corrupt, pass_row, unique_to_conflict, values_rows};
 use super::{Backend, PassRecord, SqlStore, StoreError, StoreResult};
 
 /// Columns of one row of `passes` as issued.
@@ -94,16 +94,7 @@ impl IssuanceStore for SqlStore {
                  max_dwell_minutes, key_id, qr_text, status, revoked_at, revoke_reason, \
                  created_at, created_by, crew_phone_masked, crew_phone_sealed) VALUES ",
             );
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                for c in 1..=PASS_COLUMNS {
-                    if c > 1 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("${}", i * PASS_COLUMNS + c));
-                }
-                sql.push(')');
-            }
+            sql.push_str(&values_rows(chunk.len(), PASS_COLUMNS));
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for p in chunk {
                 let route: Vec<u32> = p.route_checkpoints.iter().map(|c| c.0).collect();

@@ -47,13 +47,25 @@ const fn scan_chunk(backend: Backend) -> usize {
 }
 const SCAN_COLUMNS: usize = 16;
 
-/// Add `records` (just stored) to the per-day counts (`scan_day_counts`), in the ingest's
-/// transaction. Keys are written in sorted order, so two ingests that touch the same counts
+/// `($1, …, $cols), ($cols+1, …), …`: the placeholders of a multi-row `VALUES` list of
+/// `rows` rows of `cols` columns.
+pub(super) fn values_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Add `records` (just stored, each with its Beijing day) to the per-day counts
+/// (`scan_day_counts`), in the ingest's transaction. Keys are written in sorted order, so two ingests that touch the same counts
 /// on PostgreSQL wait for each other instead of deadlocking.
 async fn add_day_counts<'r>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
-    records: impl Iterator<Item = &'r GateRecord>,
+    records: impl Iterator<Item = (&'r GateRecord, &'r String)>,
 ) -> StoreResult<()> {
     type Key = (
         String,
@@ -65,9 +77,9 @@ async fn add_day_counts<'r>(
         String,
     );
     let mut counts: std::collections::BTreeMap<Key, i64> = Default::default();
-    for r in records {
+    for (r, day) in records {
         let key = (
-            local_day(r.scanned_at),
+            day.clone(),
             i64::from(r.checkpoint_id.0),
             r.number.map(|n| n.to_string()).unwrap_or_default(),
             r.class.map_or("", |c| c.as_str()),
@@ -83,16 +95,7 @@ async fn add_day_counts<'r>(
             "INSERT INTO scan_day_counts (day, checkpoint_id, number, class, direction, accepted, \
              verdict, n) VALUES ",
         );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for c in 1..=8 {
-                if c > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", i * 8 + c));
-            }
-            sql.push(')');
-        }
+        sql.push_str(&values_rows(chunk.len(), 8));
         sql.push_str(
             " ON CONFLICT (day, checkpoint_id, number, class, direction, accepted, verdict) \
              DO UPDATE SET n = scan_day_counts.n + excluded.n",
@@ -1082,6 +1085,7 @@ impl Store for SqlStore {
         }
         let dev = i64::from(device.0);
         let hashes: Vec<String> = sealed.iter().map(Sealed::hash_hex).collect();
+        let days: Vec<String> = records.iter().map(|r| local_day(r.scanned_at)).collect();
         let mut tx = self.pool.begin().await?;
         // First statement: it locks the device's row, so two uploads of one device (on any
         // instance) run one after the other and each sees the other's records and incidents.
@@ -1096,31 +1100,28 @@ impl Store for SqlStore {
         .await?;
         let mut inserted: Vec<u64> = Vec::with_capacity(records.len());
         let chunk_len = scan_chunk(self.backend);
-        for ((chunk, chunk_hashes), chunk_sealed) in records
+        for (((chunk, chunk_hashes), chunk_sealed), chunk_days) in records
             .chunks(chunk_len)
             .zip(hashes.chunks(chunk_len))
             .zip(sealed.chunks(chunk_len))
+            .zip(days.chunks(chunk_len))
         {
             let mut sql = String::from(
                 "INSERT INTO scans (device_id, seq, id, hash, prev_hash, checkpoint_id, scanned_at, day, \
                  direction, number, class, plate, accepted, verdict, record, received_at) VALUES ",
             );
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                for c in 1..=SCAN_COLUMNS {
-                    if c > 1 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("${}", i * SCAN_COLUMNS + c));
-                }
-                sql.push(')');
-            }
+            sql.push_str(&values_rows(chunk.len(), SCAN_COLUMNS));
             // Any conflict (the same record from a concurrent retry, on the key or on the
             // id) inserts nothing; the check below tells a retry from a clash.
             // `RETURNING seq`: the records this statement stored, counted below.
             sql.push_str(" ON CONFLICT DO NOTHING RETURNING seq");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for ((r, hash), seal) in chunk.iter().zip(chunk_hashes).zip(chunk_sealed) {
+            for (((r, hash), seal), day) in chunk
+                .iter()
+                .zip(chunk_hashes)
+                .zip(chunk_sealed)
+                .zip(chunk_days)
+            {
                 let json = seal.json.clone();
                 q = q
                     .bind(dev)
@@ -1130,7 +1131,7 @@ impl Store for SqlStore {
                     .bind(r.prev_hash.clone())
                     .bind(i64::from(r.checkpoint_id.0))
                     .bind(r.scanned_at)
-                    .bind(local_day(r.scanned_at))
+                    .bind(day.clone())
                     .bind(r.direction.as_str())
                     .bind(r.number.map(|n| n.to_string()))
                     .bind(r.class.map(|c| c.as_str()))
@@ -1254,9 +1255,10 @@ impl Store for SqlStore {
                     .await?;
             }
         }
-        let new_records = inserted
-            .iter()
-            .filter_map(|seq| records.get(usize::try_from(seq.checked_sub(first.seq)?).ok()?));
+        let new_records = inserted.iter().filter_map(|seq| {
+            let i = usize::try_from(seq.checked_sub(first.seq)?).ok()?;
+            Some((records.get(i)?, days.get(i)?))
+        });
         add_day_counts(&mut tx, self.backend, new_records).await?;
         tx.commit().await?;
         Ok(BatchOutcome {
@@ -1392,5 +1394,16 @@ impl Store for SqlStore {
             return Err(e.into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values_rows;
+
+    #[test]
+    fn values_rows_numbers_placeholders_row_by_row() {
+        assert_eq!(values_rows(1, 2), "($1, $2)");
+        assert_eq!(values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }
