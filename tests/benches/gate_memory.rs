@@ -135,19 +135,7 @@ fn main() {
 }
 
 fn enroll(ops: &Api, server: &Server, gate: u64, dir: &std::path::Path) -> Checkpoint {
-    let code = ops
-        .create(&format!("/checkpoints/{gate}/enrollment"), &Value::Null)
-        .unwrap();
-    let cp = Checkpoint::new(dir);
-    cp.ok(&[
-        "enroll",
-        "--server",
-        &server.url,
-        "--code",
-        code["code"].as_str().unwrap(),
-    ])
-    .unwrap();
-    cp
+    Checkpoint::enroll(dir, ops, gate, &server.url).unwrap()
 }
 
 /// Start `scan`, decide `text` once, and read the peak resident set (kB) while the program

@@ -367,6 +367,30 @@ impl Checkpoint {
         }
     }
 
+    /// Enrol the real checkpoint program in `data_dir` at `checkpoint`: `ops` makes a
+    /// one-time code, and `enroll` redeems it against `server_url` (the server itself, a
+    /// second instance, or a proxy in front of it).
+    pub fn enroll(
+        data_dir: &Path,
+        ops: &Api,
+        checkpoint: u64,
+        server_url: &str,
+    ) -> Result<Checkpoint> {
+        let code = ops.create(
+            &format!("/checkpoints/{checkpoint}/enrollment"),
+            &Value::Null,
+        )?;
+        let cp = Checkpoint::new(data_dir);
+        cp.ok(&[
+            "enroll",
+            "--server",
+            server_url,
+            "--code",
+            code["code"].as_str().context("enrolment code")?,
+        ])?;
+        Ok(cp)
+    }
+
     pub fn command(&self) -> Result<Command> {
         let mut cmd = Command::new(binary("passgate-checkpoint")?);
         cmd.env("PASSGATE_CHECKPOINT_DATA_DIR", &self.data_dir)

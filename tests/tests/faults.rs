@@ -112,23 +112,7 @@ impl Zone {
     /// Enrol the checkpoint program in `dir` at `checkpoint`, talking to `server_url`
     /// (the server itself or a proxy in front of it).
     fn enroll(&self, checkpoint: u64, dir: &Path, server_url: &str) -> Checkpoint {
-        let code = self
-            .ops
-            .create(
-                &format!("/checkpoints/{checkpoint}/enrollment"),
-                &Value::Null,
-            )
-            .unwrap();
-        let cp = Checkpoint::new(dir);
-        cp.ok(&[
-            "enroll",
-            "--server",
-            server_url,
-            "--code",
-            code["code"].as_str().unwrap(),
-        ])
-        .unwrap();
-        cp
+        Checkpoint::enroll(dir, &self.ops, checkpoint, server_url).unwrap()
     }
 
     /// The server's total of today's scans at `checkpoint` (`GET /usage/daily`).

@@ -117,23 +117,7 @@ impl Zone {
 
     /// Enrol the real checkpoint program in `dir` at `checkpoint` with a one-time code.
     fn enroll(&self, checkpoint: u64, dir: &Path) -> Checkpoint {
-        let code = self
-            .ops
-            .create(
-                &format!("/checkpoints/{checkpoint}/enrollment"),
-                &Value::Null,
-            )
-            .unwrap();
-        let cp = Checkpoint::new(dir);
-        cp.ok(&[
-            "enroll",
-            "--server",
-            &self.server.url,
-            "--code",
-            code["code"].as_str().unwrap(),
-        ])
-        .unwrap();
-        cp
+        Checkpoint::enroll(dir, &self.ops, checkpoint, &self.server.url).unwrap()
     }
 
     /// The server's counts of `day` for one checkpoint.

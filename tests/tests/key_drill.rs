@@ -98,19 +98,8 @@ fn drill(backend: Backend, test: &str) {
         .unwrap()["id"]
         .as_u64()
         .unwrap();
-    let code = ops_a
-        .create(&format!("/checkpoints/{gate}/enrollment"), &Value::Null)
-        .unwrap();
     let gate_dir = tempfile::tempdir().unwrap();
-    let cp = Checkpoint::new(gate_dir.path());
-    cp.ok(&[
-        "enroll",
-        "--server",
-        &b.url,
-        "--code",
-        code["code"].as_str().unwrap(),
-    ])
-    .unwrap();
+    let cp = Checkpoint::enroll(gate_dir.path(), &ops_a, gate, &b.url).unwrap();
 
     // Three passes under key 1, through both instances; one is revoked.
     let p1 = issue(&ops_a, enterprise, "豫U31001");

@@ -119,18 +119,7 @@ fn full_loop(backend: Backend, test: &str) {
     let expired_text = sign_to_text(&expired, &key).unwrap();
 
     // Enrol the gate with a one-time code from ops, then take the server away.
-    let code = ops
-        .create(&format!("/checkpoints/{gate}/enrollment"), &Value::Null)
-        .unwrap();
-    let cp = Checkpoint::new(gate_dir.path());
-    cp.ok(&[
-        "enroll",
-        "--server",
-        &server.url,
-        "--code",
-        code["code"].as_str().unwrap(),
-    ])
-    .unwrap();
+    let cp = Checkpoint::enroll(gate_dir.path(), &ops, gate, &server.url).unwrap();
     server.kill();
 
     let mut expected: BTreeMap<UsageKey, u64> = BTreeMap::new();
