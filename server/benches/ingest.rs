@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use passgate_server::store::ReportStore;
+use passgate_server::store::sql::values_rows;
 use passgate_server::store::{CheckpointKind, NewCheckpoint, SqlStore, Store};
 use passgate_shared::record::{
     DeviceId, GENESIS_HASH, GateRecord, Observations, check_batch_sealed, sign_batch,
@@ -192,16 +193,7 @@ async fn main() {
         let mut tx = store.pool().begin().await.unwrap();
         for (rows, rendered) in rows.chunks(bare_chunk()).zip(rendered.chunks(bare_chunk())) {
             let mut sql = String::from("INSERT INTO bare VALUES ");
-            for i in 0..rows.len() {
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                sql.push_str(
-                    &(1..=16)
-                        .map(|c| format!("${}", i * 16 + c))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
-                sql.push(')');
-            }
+            sql.push_str(&values_rows(rows.len(), 16));
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (r, (hash, json)) in rows.iter().zip(rendered) {
                 q = q

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use passgate_server::routes::passes::{Issue, NewPass, issue_many, rfc3339, validate};
 use passgate_server::store::SqlStore;
+use passgate_server::store::sql::values_rows;
 use passgate_server::{Config, open};
 use passgate_shared::codec::sign_to_text;
 
@@ -111,16 +112,7 @@ async fn main() {
         let mut tx = pool.begin().await.unwrap();
         for chunk in rows.chunks(32) {
             let mut sql = String::from("INSERT INTO bare_passes VALUES ");
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                sql.push_str(
-                    &(1..=8)
-                        .map(|c| format!("${}", i * 8 + c))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
-                sql.push(')');
-            }
+            sql.push_str(&values_rows(chunk.len(), 8));
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (pass, text) in chunk {
                 q = q

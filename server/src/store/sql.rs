@@ -49,7 +49,7 @@ const SCAN_COLUMNS: usize = 16;
 
 /// `($1, …, $cols), ($cols+1, …), …`: the placeholders of a multi-row `VALUES` list of
 /// `rows` rows of `cols` columns.
-pub(super) fn values_rows(rows: usize, cols: usize) -> String {
+pub fn values_rows(rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|r| {
             let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
